@@ -1,0 +1,35 @@
+# Cross-builds plain static C programs for the guests of every arch.
+# Output: ${FOLIOLAB_GUEST_OUT}/<arch>/<subdir>/<name>  (the layout of the guest's root).
+set(FOLIOLAB_GUEST_ARCHES x86_64 arm64 riscv64)
+set(FOLIOLAB_GUEST_CC_x86_64 x86_64-linux-gnu-gcc)
+set(FOLIOLAB_GUEST_CC_arm64 aarch64-linux-gnu-gcc)
+set(FOLIOLAB_GUEST_CC_riscv64 riscv64-linux-gnu-gcc)
+set(FOLIOLAB_GUEST_OUT ${PROJECT_BINARY_DIR}/guest)
+set(FOLIOLAB_GUEST_CFLAGS -std=gnu11 -static -O2 -g0 -Wall -Wextra -Wno-unused-parameter -pthread)
+if(FOLIOLAB_WERROR)
+  list(APPEND FOLIOLAB_GUEST_CFLAGS -Werror)
+endif()
+add_custom_target(guest ALL)
+
+# foliolab_guest_program(NAME SUBDIR SOURCES... [INCLUDES dirs...])
+#   SUBDIR is the folder inside the guest root ("." for /init, "workloads" for /workloads/NAME).
+function(foliolab_guest_program name subdir)
+  cmake_parse_arguments(ARG "" "" "SOURCES;INCLUDES" ${ARGN})
+  set(includes)
+  foreach(inc ${ARG_INCLUDES})
+    list(APPEND includes -I${inc})
+  endforeach()
+  foreach(arch ${FOLIOLAB_GUEST_ARCHES})
+    set(cc ${FOLIOLAB_GUEST_CC_${arch}})
+    set(out ${FOLIOLAB_GUEST_OUT}/${arch}/${subdir}/${name})
+    add_custom_command(OUTPUT ${out}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${FOLIOLAB_GUEST_OUT}/${arch}/${subdir}
+      COMMAND ${cc} ${FOLIOLAB_GUEST_CFLAGS} ${includes} -o ${out} ${ARG_SOURCES}
+      DEPENDS ${ARG_SOURCES}
+      IMPLICIT_DEPENDS C ${ARG_SOURCES}
+      COMMENT "guest ${arch}: ${subdir}/${name}"
+      VERBATIM)
+    add_custom_target(guest_${arch}_${name} DEPENDS ${out})
+    add_dependencies(guest guest_${arch}_${name})
+  endforeach()
+endfunction()

@@ -1,0 +1,20 @@
+#pragma once
+// Each subcommand registers itself on the CLI11 app and returns the exit code of the contract
+// through the callback it installs. cli/ holds only argument parsing and wiring.
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace foliolab::cli {
+
+// Set by a subcommand's callback; main() returns it.
+using Runner = std::function<int()>;
+
+struct GlobalOptions {
+  bool verbose = false;
+  bool quiet = false;
+};
+
+void add_build_command(CLI::App& app, Runner& runner, const GlobalOptions& global);
+void add_doctor_command(CLI::App& app, Runner& runner, const GlobalOptions& global);
+
+}  // namespace foliolab::cli
