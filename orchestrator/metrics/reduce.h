@@ -1,15 +1,30 @@
 #pragma once
 // Per-run reduction of a step's records into named metrics (docs/protocol.md section 6):
-// counters after - before, gauges mean (and <name>.min / <name>.max), workload values as
-// reported, trace histograms as trace.<event>.<value>. Kinds come from the registry.
+// counters after - before (first and last sample holding the name, in arrival order), gauges
+// mean (and <name>.min / <name>.max) over every sample, workload values as reported, trace
+// histograms as trace.<event without subsystem>.<value>. Kinds come from the registry.
+//
+// Names and values come from the guest: a name that is not a plain metric name (letters,
+// digits and _ . : / + -, at most kMaxMetricName characters) and a value that is not finite
+// are dropped, never passed on.
+#include <cstddef>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "collect/records.h"
+#include "collect/run_result.h"
 #include "metrics/registry.h"
 
 namespace foliolab::metrics {
 
+inline constexpr std::size_t kMaxMetricName = 160;
+bool is_valid_metric_name(std::string_view name);
+
 std::map<std::string, double> reduce_step(const collect::StepRecords& step, const Registry& registry);
+
+// The metrics of a whole run: every step reduced in order (a job normally runs one step; a
+// later step's value replaces an earlier one of the same name), plus console.oom_kills.
+std::map<std::string, double> reduce_run(const collect::RunResult& result, const Registry& registry);
 
 }  // namespace foliolab::metrics
