@@ -1,0 +1,74 @@
+#define _GNU_SOURCE  /* pipe2, sched_setaffinity, CPU_* and friends */
+#include "settings.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "channel.h"
+#include "util.h"
+
+void setting_selected_value(const char *readback, char *out, size_t outlen) {
+  const char *open = strchr(readback, '[');
+  if (open) {
+    const char *close = strchr(open + 1, ']');
+    if (close) {
+      trim_copy(open + 1, (size_t)(close - open - 1), out, outlen);
+      return;
+    }
+  }
+  trim_copy(readback, strlen(readback), out, outlen);
+}
+
+bool setting_value_means_off(const char *value) {
+  return strcmp(value, "N") == 0 || strcmp(value, "0") == 0 || strcmp(value, "never") == 0;
+}
+
+static bool apply_one(const struct job_setting *s) {
+  char msg[768];
+  if (write_text_file(s->path, s->value) < 0) {
+    int e = errno;
+    if (e == ENOENT && s->absent_ok && setting_value_means_off(s->value)) {
+      say("setting %s: %s is absent, which satisfies '%s'", s->name, s->path, s->value);
+      return true;
+    }
+    fmt(msg, sizeof msg, "write '%.200s' to %s: %s%s", s->value, s->path, strerror(e),
+        e == ENOENT ? " (this kernel has no such knob)" : "");
+    record_error("setting", s->name, msg);
+    return false;
+  }
+  char back[4096];
+  ssize_t n = read_text_file(s->path, back, sizeof back);
+  if (n < 0) {
+    fmt(msg, sizeof msg, "wrote '%.200s' to %s but reading it back failed: %s", s->value, s->path,
+        strerror(errno));
+    record_error("setting", s->name, msg);
+    return false;
+  }
+  char actual[512], wanted[512];
+  setting_selected_value(back, actual, sizeof actual);
+  trim_copy(s->value, strlen(s->value), wanted, sizeof wanted);
+  if (strcmp(actual, wanted) != 0) {
+    char shown[300];
+    trim_copy(back, (size_t)n, shown, sizeof shown);
+    fmt(msg, sizeof msg, "wrote '%.200s' to %s but it reads back '%s'", s->value, s->path, shown);
+    record_error("setting", s->name, msg);
+    return false;
+  }
+  struct jw *w = record_begin("setting");
+  jw_kv_string(w, "name", s->name);
+  jw_kv_string(w, "path", s->path);
+  jw_kv_string(w, "requested", s->value);
+  jw_kv_string(w, "actual", actual);
+  jw_kv_bool(w, "ok", true);
+  record_end();
+  return true;
+}
+
+int settings_apply(const struct job *job) {
+  int errors = 0;
+  for (size_t i = 0; i < job->n_settings; i++)
+    if (!apply_one(&job->settings[i])) errors++;
+  if (job->n_settings > 0)
+    say("settings: %zu applied, %d refused", job->n_settings - (size_t)errors, errors);
+  return errors;
+}

@@ -1,0 +1,13 @@
+/* selftest-segv: dereferences a NULL pointer. The expected outcome of a run is workload-failed
+ * with "killed by signal 11"; it proves that a crashing workload is reported, not lost. */
+#include <stdio.h>
+
+int main(void) {
+  /* Read through a volatile object so the compiler cannot see the NULL and turn the store into
+   * a trap instruction (which would raise SIGILL instead of SIGSEGV). */
+  int *volatile target = NULL;
+  fprintf(stderr, "selftest-segv: writing through a NULL pointer\n");
+  *target = 42;
+  printf("{\"fail\":\"a store through NULL did not fault\"}\n");
+  return 1;
+}
