@@ -1,0 +1,110 @@
+#include "vm/accel.h"
+
+#include <fcntl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <map>
+#include <mutex>
+#include <spdlog/spdlog.h>
+
+#include "common/errors.h"
+#include "common/fs.h"
+#include "common/process.h"
+
+namespace foliolab::vm {
+namespace {
+
+constexpr auto kProbeDeadline = std::chrono::seconds(3);
+
+void put32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::optional<config::Arch> host_arch() {
+  struct utsname u {};
+  if (::uname(&u) != 0) return std::nullopt;
+  std::string m = u.machine;
+  if (m == "x86_64") return config::Arch::kX86_64;
+  if (m == "aarch64") return config::Arch::kArm64;
+  if (m == "riscv64") return config::Arch::kRiscv64;
+  return std::nullopt;
+}
+
+AccelChoice decide(config::Arch arch) {
+  std::string forced = std::getenv("FOLIOLAB_ACCEL") ? std::getenv("FOLIOLAB_ACCEL") : "auto";
+  if (forced == "tcg") return {Accel::kTcg, "FOLIOLAB_ACCEL=tcg"};
+  if (forced == "kvm") return {Accel::kKvm, "FOLIOLAB_ACCEL=kvm (not probed)"};
+  if (forced != "auto" && !forced.empty())
+    throw common::UsageError(fmt::format("FOLIOLAB_ACCEL={}: expected tcg, kvm or auto", forced));
+  auto host = host_arch();
+  if (!host || *host != arch) return {Accel::kTcg, "guest arch differs from the host's"};
+  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return {Accel::kTcg, "/dev/kvm cannot be opened"};
+  ::close(fd);
+  // Only x86_64 hosts have a probe program; elsewhere KVM is not assumed to work.
+  if (arch != config::Arch::kX86_64) return {Accel::kTcg, "no KVM probe for this host arch"};
+  const auto& profile = profile_for(arch);
+  if (probe_guest_runs("kvm", profile.cpu_kvm, kProbeDeadline)) return {Accel::kKvm, "KVM probe guest ran"};
+  return {Accel::kTcg, fmt::format("/dev/kvm opens but a KVM probe guest did not finish within {} s",
+                                   kProbeDeadline.count())};
+}
+
+}  // namespace
+
+std::string probe_image() {
+  // Multiboot header with the address fields (flag bit 16), so QEMU loads the flat file at
+  // 1 MiB and jumps to entry in 32-bit protected mode.
+  constexpr std::uint32_t kMagic = 0x1BADB002, kFlags = 0x00010000, kLoad = 0x100000;
+  constexpr std::uint32_t kHeaderSize = 32;
+  std::string img;
+  put32(img, kMagic);
+  put32(img, kFlags);
+  put32(img, static_cast<std::uint32_t>(0u - (kMagic + kFlags)));
+  put32(img, kLoad);                // header_addr
+  put32(img, kLoad);                // load_addr
+  put32(img, 0);                    // load_end_addr: whole file
+  put32(img, 0);                    // bss_end_addr: none
+  put32(img, kLoad + kHeaderSize);  // entry_addr
+  // cli; mov al, kProbeExitValue; out 0xf4, al; 1: hlt; jmp 1b
+  const std::array<unsigned char, 8> code = {0xFA, 0xB0, kProbeExitValue, 0xE6, 0xF4, 0xF4, 0xEB, 0xFD};
+  img.append(reinterpret_cast<const char*>(code.data()), code.size());
+  return img;
+}
+
+bool probe_guest_runs(const std::string& accel, const std::string& cpu, std::chrono::milliseconds deadline) {
+  const auto& profile = profile_for(config::Arch::kX86_64);
+  if (!common::find_executable(profile.qemu_binary)) return false;
+  common::TemporaryDirectory dir(std::filesystem::temp_directory_path(), "foliolab-probe");
+  auto image = dir.path() / "probe.bin";
+  common::write_file_atomic(image, probe_image());
+  std::vector<std::string> argv = {profile.qemu_binary, "-no-user-config", "-nodefaults", "-display", "none",
+                                   "-M", "pc", "-accel", accel, "-cpu", cpu, "-m", "32M", "-no-reboot",
+                                   "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                                   "-kernel", image.string()};
+  common::ProcessOptions options;
+  options.timeout = deadline;
+  auto result = common::run_process(argv, options);
+  bool ran = !result.timed_out && result.signal == 0 && result.exit_code == ((kProbeExitValue << 1) | 1);
+  spdlog::debug("accelerator probe ({}): {}{}", accel, result.describe(),
+                result.output.empty() ? "" : ": " + result.output.substr(0, 400));
+  return ran;
+}
+
+AccelChoice choose_accel(config::Arch arch) {
+  static std::mutex mutex;
+  static std::map<config::Arch, AccelChoice> cache;
+  std::lock_guard lock(mutex);
+  if (auto it = cache.find(arch); it != cache.end()) return it->second;
+  AccelChoice choice = decide(arch);
+  spdlog::info("{} guests run under {} ({})", config::to_string(arch), choice.accel == Accel::kKvm ? "KVM" : "TCG",
+               choice.why);
+  cache[arch] = choice;
+  return choice;
+}
+
+}  // namespace foliolab::vm

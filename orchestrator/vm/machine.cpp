@@ -1,0 +1,183 @@
+#include "vm/machine.h"
+
+#include <fmt/format.h>
+
+#include "common/errors.h"
+
+namespace foliolab::vm {
+namespace {
+
+// One row per arch. Facts behind the choices: docs/design/reference.md sections 1-2 and the
+// boot-time measurements in docs/benchmarks.md ("boot").
+std::vector<MachineProfile> make_profiles() {
+  std::vector<MachineProfile> p;
+  p.push_back(MachineProfile{
+      .name = "x86_64-q35",
+      .arch = config::Arch::kX86_64,
+      .qemu_binary = "qemu-system-x86_64",
+      .debian_package = "qemu-system-x86",
+      .image_name = "bzImage",
+      // No legacy devices the lean kernel would probe (i8042 alone costs ~0.3 s under TCG).
+      .machine_args = {"-M", "q35,i8042=off,sata=off,smbus=off,vmport=off"},
+      .cpu_tcg = "max",
+      .cpu_kvm = "host",
+      .tcg_accel = "tcg,thread=multi",
+      .nodefaults = true,
+      .virtio_serial = "virtio-serial-pci",
+      .virtio_blk = "virtio-blk-pci",
+      .numa = NumaMethod::kKernelFake,
+      // tsc=reliable: no clocksource watchdog; no_timer_check: no IO-APIC timer check.
+      .cmdline = {"console=ttyS0", "tsc=reliable", "no_timer_check"},
+      .tcg_slowdown = 4,
+  });
+  p.push_back(MachineProfile{
+      .name = "arm64-virt",
+      .arch = config::Arch::kArm64,
+      .qemu_binary = "qemu-system-aarch64",
+      .debian_package = "qemu-system-arm",
+      .image_name = "Image",
+      .machine_args = {"-M", "virt,gic-version=3"},
+      // SVE and architected pointer authentication make TCG much slower.
+      .cpu_tcg = "max,sve=off,pauth-impdef=on",
+      .cpu_kvm = "host",
+      .tcg_accel = "tcg,thread=multi",
+      .nodefaults = true,
+      .virtio_serial = "virtio-serial-device",
+      .virtio_blk = "virtio-blk-device",
+      .numa = NumaMethod::kQemuNodes,
+      .cmdline = {"console=ttyAMA0", "earlycon=pl011,0x9000000"},
+      .tcg_slowdown = 4,
+  });
+  p.push_back(MachineProfile{
+      .name = "riscv64-virt",
+      .arch = config::Arch::kRiscv64,
+      .qemu_binary = "qemu-system-riscv64",
+      .debian_package = "qemu-system-misc",
+      .image_name = "Image",
+      .machine_args = {"-M", "virt", "-bios", "default"},
+      .cpu_tcg = "rv64",
+      .cpu_kvm = "host",
+      .tcg_accel = "tcg,thread=multi",
+      .nodefaults = true,
+      .virtio_serial = "virtio-serial-device",
+      .virtio_blk = "virtio-blk-device",
+      .numa = NumaMethod::kQemuNodes,
+      .cmdline = {"console=ttyS0", "earlycon=sbi"},
+      .tcg_slowdown = 4,
+  });
+  return p;
+}
+
+std::string mebibytes(std::uint64_t bytes) { return fmt::format("{}M", bytes >> 20); }
+
+// A path inside a QEMU option string ("socket,path=..."): commas are doubled.
+std::string option_path(const std::filesystem::path& path) {
+  std::string out;
+  for (char c : path.string()) {
+    out += c;
+    if (c == ',') out += ',';
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* to_string(Accel accel) { return accel == Accel::kKvm ? "kvm" : "tcg"; }
+
+const char* to_string(EndReason reason) {
+  switch (reason) {
+    case EndReason::kExited: return "exited";
+    case EndReason::kBootDeadline: return "boot-deadline";
+    case EndReason::kStepDeadline: return "step-deadline";
+    case EndReason::kSilence: return "silence";
+    case EndReason::kRunDeadline: return "run-deadline";
+    case EndReason::kShutdownDeadline: return "shutdown-deadline";
+    case EndReason::kStopped: return "stopped";
+  }
+  return "unknown";
+}
+
+const std::vector<MachineProfile>& all_profiles() {
+  static const std::vector<MachineProfile> profiles = make_profiles();
+  return profiles;
+}
+
+const MachineProfile& profile_for(config::Arch arch) {
+  for (const auto& p : all_profiles())
+    if (p.arch == arch) return p;
+  throw common::InfraError(fmt::format("internal: no machine profile for arch {}", static_cast<int>(arch)));
+}
+
+std::string kernel_cmdline(const MachineProfile& profile, const GuestSpec& spec) {
+  std::vector<std::string> words = profile.cmdline;
+  words.push_back("panic=-1");
+  if (profile.numa == NumaMethod::kKernelFake && spec.numa_nodes > 1)
+    words.push_back(fmt::format("numa=fake={}", spec.numa_nodes));
+  for (const auto& extra : spec.cmdline_extra) words.push_back(extra);
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) out += ' ';
+    out += w;
+  }
+  return out;
+}
+
+std::vector<std::string> qemu_argv(const MachineProfile& profile, const GuestSpec& spec,
+                                   const GuestEndpoints& endpoints, Accel accel) {
+  if (spec.cpus < 1) throw common::UsageError(fmt::format("a guest needs at least one CPU (got {})", spec.cpus));
+  if (spec.numa_nodes < 1) throw common::UsageError(fmt::format("a guest needs at least one NUMA node (got {})", spec.numa_nodes));
+  std::uint64_t node_quantum = std::uint64_t{2} << 20;  // whole 2 MiB per node keeps PMDs intact
+  if (spec.memory_bytes < (std::uint64_t{64} << 20) ||
+      spec.memory_bytes % (std::uint64_t{1} << 20) != 0)
+    throw common::UsageError(fmt::format("guest memory must be a whole number of MiB, at least 64M (got {} bytes)",
+                                         spec.memory_bytes));
+
+  std::vector<std::string> a = {profile.qemu_binary, "-no-user-config"};
+  if (profile.nodefaults) a.push_back("-nodefaults");
+  a.insert(a.end(), profile.machine_args.begin(), profile.machine_args.end());
+  if (accel == Accel::kKvm) {
+    a.insert(a.end(), {"-accel", "kvm", "-cpu", profile.cpu_kvm});
+  } else {
+    a.insert(a.end(), {"-accel", profile.tcg_accel, "-cpu", profile.cpu_tcg});
+  }
+  a.insert(a.end(), {"-m", mebibytes(spec.memory_bytes), "-smp", std::to_string(spec.cpus)});
+
+  if (profile.numa == NumaMethod::kQemuNodes && spec.numa_nodes > 1) {
+    auto nodes = static_cast<std::uint64_t>(spec.numa_nodes);
+    std::uint64_t per_node = spec.memory_bytes / nodes / node_quantum * node_quantum;
+    if (per_node == 0) throw common::UsageError("guest memory too small for its NUMA nodes");
+    std::uint64_t given = 0;
+    for (int i = 0; i < spec.numa_nodes; ++i) {
+      std::uint64_t size = (i + 1 == spec.numa_nodes) ? spec.memory_bytes - given : per_node;
+      given += size;
+      a.insert(a.end(), {"-object", fmt::format("memory-backend-ram,id=numa-mem{},size={}", i, mebibytes(size))});
+      std::string node = fmt::format("node,nodeid={},memdev=numa-mem{}", i, i);
+      int first = i * spec.cpus / spec.numa_nodes;
+      int last = (i + 1) * spec.cpus / spec.numa_nodes - 1;
+      if (last >= first) node += first == last ? fmt::format(",cpus={}", first) : fmt::format(",cpus={}-{}", first, last);
+      a.insert(a.end(), {"-numa", node});
+    }
+  }
+
+  a.insert(a.end(), {"-kernel", spec.kernel.string(), "-initrd", spec.initrd.string(),
+                     "-append", kernel_cmdline(profile, spec)});
+  a.insert(a.end(), {"-display", "none", "-no-reboot"});
+  // Console: the first serial port on QEMU's stdout; signal=off so that no byte is taken as
+  // a QEMU control sequence (stdin is /dev/null anyway).
+  a.insert(a.end(), {"-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console"});
+  // Control: QMP, QEMU connects to foliolab's listening socket.
+  a.insert(a.end(), {"-chardev", fmt::format("socket,id=qmp,path={}", option_path(endpoints.qmp_socket)),
+                     "-mon", "chardev=qmp,mode=control"});
+  // Data channel: a virtio-serial port the agent finds by name.
+  a.insert(a.end(), {"-chardev", fmt::format("socket,id=data,path={}", option_path(endpoints.data_socket)),
+                     "-device", fmt::format("{},id=vser", profile.virtio_serial),
+                     "-device", fmt::format("virtserialport,bus=vser.0,chardev=data,name={}", kDataPortName)});
+  if (endpoints.swap_image) {
+    a.insert(a.end(), {"-drive", fmt::format("file={},if=none,id=swap,format=raw,cache=unsafe,discard=unmap",
+                                             option_path(*endpoints.swap_image)),
+                       "-device", fmt::format("{},drive=swap,serial={}", profile.virtio_blk, kSwapDiskSerial)});
+  }
+  return a;
+}
+
+}  // namespace foliolab::vm

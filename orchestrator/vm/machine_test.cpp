@@ -1,0 +1,194 @@
+#include "vm/machine.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "common/errors.h"
+#include "vm/accel.h"
+
+namespace foliolab::vm {
+namespace {
+
+GuestSpec spec_for(config::Arch arch) {
+  GuestSpec s;
+  s.arch = arch;
+  s.kernel = "/k/Image";
+  s.initrd = "/run/initrd.cpio";
+  s.memory_bytes = 2ull << 30;
+  s.cpus = 2;
+  return s;
+}
+
+GuestEndpoints endpoints() {
+  GuestEndpoints e;
+  e.qmp_socket = "/tmp/g/qmp.sock";
+  e.data_socket = "/tmp/g/data.sock";
+  return e;
+}
+
+// The value following `flag` (first occurrence), or "" when absent.
+std::string value_of(const std::vector<std::string>& argv, const std::string& flag) {
+  auto it = std::find(argv.begin(), argv.end(), flag);
+  return (it == argv.end() || it + 1 == argv.end()) ? "" : *(it + 1);
+}
+
+std::vector<std::string> values_of(const std::vector<std::string>& argv, const std::string& flag) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i + 1 < argv.size(); ++i)
+    if (argv[i] == flag) out.push_back(argv[i + 1]);
+  return out;
+}
+
+bool has(const std::vector<std::string>& argv, const std::string& word) {
+  return std::find(argv.begin(), argv.end(), word) != argv.end();
+}
+
+bool any_contains(const std::vector<std::string>& values, const std::string& part) {
+  return std::any_of(values.begin(), values.end(), [&](const std::string& v) { return v.find(part) != std::string::npos; });
+}
+
+TEST(MachineProfiles, OnePerArch) {
+  for (auto arch : config::all_arches()) EXPECT_EQ(profile_for(arch).arch, arch);
+  EXPECT_EQ(all_profiles().size(), config::all_arches().size());
+}
+
+TEST(QemuArgv, X86_64IsQ35WithCpuMaxAndPciVirtio) {
+  auto argv = qemu_argv(profile_for(config::Arch::kX86_64), spec_for(config::Arch::kX86_64), endpoints(), Accel::kTcg);
+  EXPECT_EQ(argv[0], "qemu-system-x86_64");
+  EXPECT_EQ(value_of(argv, "-M").rfind("q35", 0), 0u);
+  EXPECT_EQ(value_of(argv, "-cpu"), "max");
+  EXPECT_EQ(value_of(argv, "-accel").rfind("tcg", 0), 0u);
+  EXPECT_TRUE(any_contains(values_of(argv, "-device"), "virtio-serial-pci"));
+  auto cmdline = value_of(argv, "-append");
+  EXPECT_NE(cmdline.find("console=ttyS0"), std::string::npos);
+  EXPECT_NE(cmdline.find("panic=-1"), std::string::npos);
+  EXPECT_TRUE(has(argv, "-nodefaults"));
+  EXPECT_TRUE(has(argv, "-no-reboot"));
+  EXPECT_EQ(value_of(argv, "-display"), "none");
+  EXPECT_EQ(value_of(argv, "-kernel"), "/k/Image");
+  EXPECT_EQ(value_of(argv, "-initrd"), "/run/initrd.cpio");
+  EXPECT_EQ(value_of(argv, "-m"), "2048M");
+  EXPECT_EQ(value_of(argv, "-smp"), "2");
+}
+
+TEST(QemuArgv, Arm64IsVirtGicV3WithoutSveAndMmioVirtio) {
+  auto argv = qemu_argv(profile_for(config::Arch::kArm64), spec_for(config::Arch::kArm64), endpoints(), Accel::kTcg);
+  EXPECT_EQ(argv[0], "qemu-system-aarch64");
+  EXPECT_EQ(value_of(argv, "-M"), "virt,gic-version=3");
+  EXPECT_EQ(value_of(argv, "-cpu"), "max,sve=off,pauth-impdef=on");
+  EXPECT_TRUE(any_contains(values_of(argv, "-device"), "virtio-serial-device"));
+  EXPECT_FALSE(any_contains(values_of(argv, "-device"), "-pci"));
+  auto cmdline = value_of(argv, "-append");
+  EXPECT_NE(cmdline.find("console=ttyAMA0"), std::string::npos);
+  EXPECT_NE(cmdline.find("earlycon=pl011,0x9000000"), std::string::npos);
+  EXPECT_NE(cmdline.find("panic=-1"), std::string::npos);
+}
+
+TEST(QemuArgv, Riscv64IsVirtWithOpenSbiAndSbiEarlycon) {
+  auto argv = qemu_argv(profile_for(config::Arch::kRiscv64), spec_for(config::Arch::kRiscv64), endpoints(), Accel::kTcg);
+  EXPECT_EQ(argv[0], "qemu-system-riscv64");
+  EXPECT_EQ(value_of(argv, "-M"), "virt");
+  EXPECT_EQ(value_of(argv, "-bios"), "default");
+  EXPECT_TRUE(any_contains(values_of(argv, "-device"), "virtio-serial-device"));
+  auto cmdline = value_of(argv, "-append");
+  EXPECT_NE(cmdline.find("console=ttyS0"), std::string::npos);
+  EXPECT_NE(cmdline.find("earlycon=sbi"), std::string::npos);
+}
+
+TEST(QemuArgv, ChannelsAreSocketsQemuConnectsTo) {
+  for (auto arch : config::all_arches()) {
+    auto argv = qemu_argv(profile_for(arch), spec_for(arch), endpoints(), Accel::kTcg);
+    auto chardevs = values_of(argv, "-chardev");
+    EXPECT_TRUE(any_contains(chardevs, "socket,id=qmp,path=/tmp/g/qmp.sock"));
+    EXPECT_TRUE(any_contains(chardevs, "socket,id=data,path=/tmp/g/data.sock"));
+    EXPECT_FALSE(any_contains(chardevs, "server=on"));  // foliolab listens: no start-up race
+    EXPECT_EQ(value_of(argv, "-mon"), "chardev=qmp,mode=control");
+    EXPECT_TRUE(any_contains(values_of(argv, "-device"), "virtserialport,bus=vser.0,chardev=data,name=foliolab.data"));
+    EXPECT_TRUE(any_contains(chardevs, "stdio,id=console"));
+    EXPECT_EQ(value_of(argv, "-serial"), "chardev:console");
+    EXPECT_FALSE(has(argv, "-drive"));  // no swap disk unless asked for
+  }
+}
+
+TEST(QemuArgv, SwapDiskIsVirtioBlkWithItsSerial) {
+  auto e = endpoints();
+  e.swap_image = "/tmp/g/swap.img";
+  auto x86 = qemu_argv(profile_for(config::Arch::kX86_64), spec_for(config::Arch::kX86_64), e, Accel::kTcg);
+  EXPECT_NE(value_of(x86, "-drive").find("file=/tmp/g/swap.img,if=none,id=swap,format=raw"), std::string::npos);
+  EXPECT_TRUE(any_contains(values_of(x86, "-device"), "virtio-blk-pci,drive=swap,serial=foliolab-swap"));
+  auto arm = qemu_argv(profile_for(config::Arch::kArm64), spec_for(config::Arch::kArm64), e, Accel::kTcg);
+  EXPECT_TRUE(any_contains(values_of(arm, "-device"), "virtio-blk-device,drive=swap,serial=foliolab-swap"));
+}
+
+TEST(QemuArgv, NumaNodesSplitMemoryAndCpus) {
+  auto spec = spec_for(config::Arch::kArm64);
+  spec.numa_nodes = 2;
+  spec.memory_bytes = 3ull << 30;
+  spec.cpus = 2;
+  auto argv = qemu_argv(profile_for(config::Arch::kArm64), spec, endpoints(), Accel::kTcg);
+  auto numa = values_of(argv, "-numa");
+  ASSERT_EQ(numa.size(), 2u);
+  EXPECT_EQ(numa[0], "node,nodeid=0,memdev=numa-mem0,cpus=0");
+  EXPECT_EQ(numa[1], "node,nodeid=1,memdev=numa-mem1,cpus=1");
+  auto objects = values_of(argv, "-object");
+  ASSERT_EQ(objects.size(), 2u);
+  EXPECT_EQ(objects[0], "memory-backend-ram,id=numa-mem0,size=1536M");
+  EXPECT_EQ(objects[1], "memory-backend-ram,id=numa-mem1,size=1536M");
+  EXPECT_EQ(value_of(argv, "-m"), "3072M");
+}
+
+TEST(QemuArgv, X86NumaIsEmulatedByTheKernel) {
+  auto spec = spec_for(config::Arch::kX86_64);
+  spec.numa_nodes = 2;
+  auto argv = qemu_argv(profile_for(config::Arch::kX86_64), spec, endpoints(), Accel::kTcg);
+  EXPECT_TRUE(values_of(argv, "-numa").empty());
+  EXPECT_NE(value_of(argv, "-append").find("numa=fake=2"), std::string::npos);
+}
+
+TEST(QemuArgv, KvmUsesTheHostCpu) {
+  auto argv = qemu_argv(profile_for(config::Arch::kX86_64), spec_for(config::Arch::kX86_64), endpoints(), Accel::kKvm);
+  EXPECT_EQ(value_of(argv, "-accel"), "kvm");
+  EXPECT_EQ(value_of(argv, "-cpu"), "host");
+}
+
+TEST(QemuArgv, CmdlineExtrasComeLast) {
+  auto spec = spec_for(config::Arch::kX86_64);
+  spec.cmdline_extra = {"loglevel=8", "transparent_hugepage=never"};
+  auto cmdline = kernel_cmdline(profile_for(config::Arch::kX86_64), spec);
+  EXPECT_GT(cmdline.find("loglevel=8"), cmdline.find("panic=-1"));
+  EXPECT_EQ(cmdline.substr(cmdline.size() - std::string("transparent_hugepage=never").size()),
+            "transparent_hugepage=never");
+}
+
+TEST(QemuArgv, RejectsImpossibleGuests) {
+  auto spec = spec_for(config::Arch::kX86_64);
+  spec.cpus = 0;
+  EXPECT_THROW(qemu_argv(profile_for(spec.arch), spec, endpoints(), Accel::kTcg), common::UsageError);
+  spec = spec_for(config::Arch::kX86_64);
+  spec.memory_bytes = (2ull << 30) + 5;
+  EXPECT_THROW(qemu_argv(profile_for(spec.arch), spec, endpoints(), Accel::kTcg), common::UsageError);
+}
+
+TEST(QemuArgv, CommasInPathsAreEscapedForQemuOptions) {
+  auto e = endpoints();
+  e.data_socket = "/tmp/a,b/data.sock";
+  auto argv = qemu_argv(profile_for(config::Arch::kX86_64), spec_for(config::Arch::kX86_64), e, Accel::kTcg);
+  EXPECT_TRUE(any_contains(values_of(argv, "-chardev"), "path=/tmp/a,,b/data.sock"));
+}
+
+TEST(ProbeImage, IsAMultibootFlatImage) {
+  auto img = probe_image();
+  ASSERT_GE(img.size(), 40u);
+  auto word = [&](size_t off) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(img[off])) |
+           static_cast<uint32_t>(static_cast<unsigned char>(img[off + 1])) << 8 |
+           static_cast<uint32_t>(static_cast<unsigned char>(img[off + 2])) << 16 |
+           static_cast<uint32_t>(static_cast<unsigned char>(img[off + 3])) << 24;
+  };
+  EXPECT_EQ(word(0), 0x1BADB002u);
+  EXPECT_EQ(word(0) + word(4) + word(8), 0u);  // checksum
+}
+
+}  // namespace
+}  // namespace foliolab::vm
