@@ -3,6 +3,9 @@
 // through the callback it installs. cli/ holds only argument parsing and wiring.
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <vector>
+
+#include "doctor/doctor.h"
 
 namespace foliolab::cli {
 
@@ -16,5 +19,7 @@ struct GlobalOptions {
 
 void add_build_command(CLI::App& app, Runner& runner, const GlobalOptions& global);
 void add_doctor_command(CLI::App& app, Runner& runner, const GlobalOptions& global);
+// Checks that later stages contribute to `doctor` (the vm stage's KVM probe guest).
+void register_doctor_probes(std::vector<doctor::ExtraCheck>& checks);
 
 }  // namespace foliolab::cli

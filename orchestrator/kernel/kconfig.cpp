@@ -1,0 +1,128 @@
+#include "kernel/kconfig.h"
+
+#include <fmt/format.h>
+
+#include <regex>
+#include <sstream>
+
+#include "common/errors.h"
+#include "common/fs.h"
+
+namespace foliolab::kernel {
+namespace {
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+bool is_off(const std::string& v) { return v == "n" || v.empty(); }
+
+}  // namespace
+
+Fragment parse_fragment_text(const std::string& text, const std::filesystem::path& path) {
+  static const std::regex assign(R"(^CONFIG_([A-Za-z0-9_]+)=(.*)$)");
+  static const std::regex unset(R"(^# CONFIG_([A-Za-z0-9_]+) is not set$)");
+  Fragment f;
+  f.path = path;
+  std::istringstream in(text);
+  std::string raw;
+  int line_no = 0;
+  while (std::getline(in, raw)) {
+    ++line_no;
+    std::string line = trim(raw);
+    bool required = false;
+    // "CONFIG_X=y # required": strip our annotation (a quoted string value may contain '#').
+    static const std::regex annotated(R"(^(CONFIG_[A-Za-z0-9_]+=.*?)\s+#\s*required$)");
+    std::smatch m;
+    if (std::regex_match(line, m, annotated)) {
+      line = m[1];
+      required = true;
+    }
+    std::string where = fmt::format("{}:{}", path.filename().string(), line_no);
+    if (std::regex_match(line, m, assign)) {
+      std::string value = trim(m[2]);
+      if (value.empty()) throw common::UsageError(fmt::format("{}:{}: CONFIG_{} has no value", path.string(), line_no, m[1].str()));
+      f.requests.push_back({m[1], value, required, where});
+    } else if (std::regex_match(line, m, unset)) {
+      f.requests.push_back({m[1], "n", required, where});
+    } else if (line.empty() || line[0] == '#') {
+      continue;
+    } else {
+      throw common::UsageError(fmt::format("{}:{}: not a kconfig assignment: '{}'", path.string(), line_no, line));
+    }
+  }
+  return f;
+}
+
+Fragment parse_fragment(const std::filesystem::path& path) {
+  std::string text;
+  try {
+    text = common::read_file(path);
+  } catch (const common::InfraError& e) {
+    throw common::UsageError(e.what());
+  }
+  return parse_fragment_text(text, path);
+}
+
+ConfigValues parse_dot_config(const std::string& text) {
+  static const std::regex assign(R"(^CONFIG_([A-Za-z0-9_]+)=(.*)$)");
+  static const std::regex unset(R"(^# CONFIG_([A-Za-z0-9_]+) is not set$)");
+  ConfigValues out;
+  std::istringstream in(text);
+  std::string line;
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (std::regex_match(line, m, assign)) out[m[1]] = m[2];
+    else if (std::regex_match(line, m, unset)) out[m[1]] = "n";
+  }
+  return out;
+}
+
+std::string merge_fragments(const ConfigValues& base, const std::vector<Fragment>& fragments,
+                            std::vector<std::string>* overrides) {
+  ConfigValues merged = base;
+  std::map<std::string, const ConfigRequest*> last;
+  for (const auto& f : fragments) {
+    for (const auto& r : f.requests) {
+      auto it = last.find(r.symbol);
+      if (overrides && it != last.end() && it->second->value != r.value)
+        overrides->push_back(fmt::format("CONFIG_{}: {} ({}) -> {} ({})", r.symbol, it->second->value,
+                                         it->second->where, r.value, r.where));
+      last[r.symbol] = &r;
+      merged[r.symbol] = r.value;
+    }
+  }
+  std::string out;
+  for (const auto& [sym, val] : merged) {
+    if (is_off(val)) out += fmt::format("# CONFIG_{} is not set\n", sym);
+    else out += fmt::format("CONFIG_{}={}\n", sym, val);
+  }
+  return out;
+}
+
+ConfigCheck check_config(const ConfigValues& final_config, const std::vector<Fragment>& fragments) {
+  std::map<std::string, const ConfigRequest*> last;
+  std::map<std::string, bool> required;
+  for (const auto& f : fragments)
+    for (const auto& r : f.requests) {
+      last[r.symbol] = &r;
+      if (r.required) required[r.symbol] = true;
+    }
+  ConfigCheck check;
+  for (const auto& [sym, req] : last) {
+    auto it = final_config.find(sym);
+    std::string actual = it == final_config.end() ? "n" : it->second;
+    bool ok = is_off(req->value) ? is_off(actual) : actual == req->value;
+    if (ok) continue;
+    std::string line = fmt::format("CONFIG_{}={} ({}) is {} in the final .config", sym, req->value, req->where,
+                                   it == final_config.end() ? "absent" : "=" + actual);
+    (required.count(sym) ? check.dropped_required : check.dropped).push_back(line);
+  }
+  return check;
+}
+
+}  // namespace foliolab::kernel

@@ -1,0 +1,48 @@
+#pragma once
+// Kconfig fragments and their merge, the way scripts/kconfig/merge_config.sh does it: start
+// from a base .config, apply fragments in order (later assignments win), run olddefconfig, then
+// check which requested symbols survived. A fragment line may end in "# required": such a symbol
+// not surviving fails the build (a kernel without, say, VM_EVENT_COUNTERS boots fine and
+// silently measures nothing).
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace foliolab::kernel {
+
+struct ConfigRequest {
+  std::string symbol;   // without CONFIG_
+  std::string value;    // "y", "m", "n", "42", "\"str\""
+  bool required = false;
+  std::string where;    // "common.config:12"
+};
+
+struct Fragment {
+  std::filesystem::path path;
+  std::vector<ConfigRequest> requests;  // in file order
+};
+
+// Parses a fragment; throws UsageError naming file:line for lines that are not assignments,
+// "# CONFIG_X is not set", comments or blank.
+Fragment parse_fragment(const std::filesystem::path& path);
+Fragment parse_fragment_text(const std::string& text, const std::filesystem::path& path);
+
+// A .config as symbol -> value ("n" for "is not set" lines). Order is not significant to kconfig.
+using ConfigValues = std::map<std::string, std::string>;
+ConfigValues parse_dot_config(const std::string& text);
+
+// Applies the fragments to `base` (later fragments override earlier ones) and renders a .config.
+// `overrides` receives one line per symbol a later fragment changed ("X: y (common.config:3) -> n (debug.config:2)").
+std::string merge_fragments(const ConfigValues& base, const std::vector<Fragment>& fragments,
+                            std::vector<std::string>* overrides = nullptr);
+
+struct ConfigCheck {
+  std::vector<std::string> dropped;           // requested but not in the final .config as asked
+  std::vector<std::string> dropped_required;  // the same, for required symbols
+};
+// Compares the final .config with the last request for each symbol.
+ConfigCheck check_config(const ConfigValues& final_config, const std::vector<Fragment>& fragments);
+
+}  // namespace foliolab::kernel

@@ -1,0 +1,81 @@
+#include "kernel/kconfig.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/errors.h"
+
+namespace foliolab::kernel {
+namespace {
+using ::testing::HasSubstr;
+
+TEST(Kconfig, ParsesAssignmentsUnsetLinesAndRequiredMarks) {
+  auto f = parse_fragment_text(
+      "# comment\n\nCONFIG_SWAP=y # required\n# CONFIG_SLUB_TINY is not set\nCONFIG_NR_CPUS=8\n"
+      "CONFIG_CMDLINE=\"a # b\"\nCONFIG_PANIC_ON_OOPS=n\n",
+      "common.config");
+  ASSERT_EQ(f.requests.size(), 5u);
+  EXPECT_EQ(f.requests[0].symbol, "SWAP");
+  EXPECT_EQ(f.requests[0].value, "y");
+  EXPECT_TRUE(f.requests[0].required);
+  EXPECT_EQ(f.requests[0].where, "common.config:3");
+  EXPECT_EQ(f.requests[1].symbol, "SLUB_TINY");
+  EXPECT_EQ(f.requests[1].value, "n");
+  EXPECT_FALSE(f.requests[1].required);
+  EXPECT_EQ(f.requests[3].value, "\"a # b\"") << "a '#' inside a string is not our annotation";
+  EXPECT_EQ(f.requests[4].value, "n");
+}
+
+TEST(Kconfig, RejectsLinesThatAreNotAssignmentsWithFileAndLine) {
+  try {
+    parse_fragment_text("CONFIG_A=y\nSWAP=y\n", "/x/user.config");
+    FAIL() << "expected an error";
+  } catch (const common::UsageError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("/x/user.config:2: not a kconfig assignment"));
+  }
+}
+
+TEST(Kconfig, LaterFragmentsWinAndOverridesAreReported) {
+  auto a = parse_fragment_text("CONFIG_A=y\nCONFIG_B=y\n", "a.config");
+  auto b = parse_fragment_text("# CONFIG_A is not set\nCONFIG_C=m\n", "b.config");
+  std::vector<std::string> overrides;
+  std::string merged = merge_fragments({{"B", "n"}, {"D", "y"}}, {a, b}, &overrides);
+  auto values = parse_dot_config(merged);
+  EXPECT_EQ(values["A"], "n");
+  EXPECT_EQ(values["B"], "y");
+  EXPECT_EQ(values["C"], "m");
+  EXPECT_EQ(values["D"], "y") << "base symbols no fragment mentions are kept";
+  ASSERT_EQ(overrides.size(), 1u);
+  EXPECT_THAT(overrides[0], HasSubstr("CONFIG_A: y (a.config:1) -> n (b.config:1)"));
+}
+
+TEST(Kconfig, CheckReportsDroppedSymbolsAndSeparatesRequiredOnes) {
+  auto f = parse_fragment_text(
+      "CONFIG_VM_EVENT_COUNTERS=y # required\nCONFIG_THP_SWAP=y\nCONFIG_SWAP=y # required\n# CONFIG_X is not set\n",
+      "common.config");
+  ConfigValues final_config = {{"SWAP", "y"}, {"THP_SWAP", "n"}};
+  auto check = check_config(final_config, {f});
+  ASSERT_EQ(check.dropped_required.size(), 1u);
+  EXPECT_THAT(check.dropped_required[0], HasSubstr("CONFIG_VM_EVENT_COUNTERS=y (common.config:1) is absent"));
+  ASSERT_EQ(check.dropped.size(), 1u);
+  EXPECT_THAT(check.dropped[0], HasSubstr("CONFIG_THP_SWAP=y (common.config:2) is =n"));
+}
+
+TEST(Kconfig, ShippedFragmentsParseAndMarkTheTrapsRequired) {
+  const std::string dir = std::string(FOLIOLAB_SOURCE_DIR) + "/images/kconfig/";
+  auto common = parse_fragment(dir + "common.config");
+  auto riscv = parse_fragment(dir + "riscv64.config");
+  auto required = [](const Fragment& f, const std::string& sym) {
+    for (const auto& r : f.requests)
+      if (r.symbol == sym) return r.required;
+    return false;
+  };
+  for (const char* sym : {"ADVISE_SYSCALLS", "VM_EVENT_COUNTERS", "TRANSPARENT_HUGEPAGE", "SWAP", "ZRAM",
+                          "PROC_PAGE_MONITOR", "MAGIC_SYSRQ", "VIRTIO_CONSOLE", "USERFAULTFD", "MEMCG"})
+    EXPECT_TRUE(required(common, sym)) << sym;
+  EXPECT_TRUE(required(riscv, "RISCV_ISA_FALLBACK"));
+  for (const char* arch : {"x86_64", "arm64", "debug"}) EXPECT_NO_THROW(parse_fragment(dir + arch + ".config"));
+}
+
+}  // namespace
+}  // namespace foliolab::kernel
