@@ -66,6 +66,30 @@ void wl_unmap_chunked(struct wl_chunked *c) {
   c->reserve = NULL;
 }
 
+void wl_folio_region_map(struct wl_folio_region *r, size_t folio, size_t nfolios, size_t pmd) {
+  memset(r, 0, sizeof *r);
+  r->ps = wl_page_size();
+  r->folio = folio;
+  r->nfolios = nfolios;
+  r->folio_pages = folio / r->ps;
+  r->npages = r->folio_pages * nfolios;
+  if (folio == r->ps) {
+    r->flat = wl_map_aligned(folio * nfolios, r->ps);
+  } else if (folio == pmd) {
+    r->flat = wl_map_aligned(folio * nfolios, pmd);
+    int rc = wl_madvise(r->flat, folio * nfolios, MADV_HUGEPAGE);
+    if (rc) wl_fail("MADV_HUGEPAGE: %s", strerror(-rc));
+  } else {
+    wl_map_chunked(&r->chunks, folio, nfolios, true);
+  }
+}
+
+void wl_folio_region_unmap(struct wl_folio_region *r) {
+  if (r->flat) wl_unmap(r->flat, r->folio * r->nfolios);
+  else wl_unmap_chunked(&r->chunks);
+  r->flat = NULL;
+}
+
 void wl_thp_disable(bool disable) {
   if (prctl(PR_SET_THP_DISABLE, disable ? 1 : 0, 0, 0, 0))
     wl_fail("prctl(PR_SET_THP_DISABLE, %d): %s", disable, strerror(errno));

@@ -35,6 +35,24 @@ static inline char *wl_chunk(const struct wl_chunked *c, size_t i) {
 }
 void wl_unmap_chunked(struct wl_chunked *c);
 
+/* nfolios folios of `folio` bytes each, faulted in on first touch: for the page size a plain
+ * region (the caller populates it under wl_thp_disable), for the PMD size one PMD-aligned
+ * MADV_HUGEPAGE region, for an mTHP size a chunked MADV_HUGEPAGE region (one VMA per folio).
+ * Pages are numbered 0 .. npages-1 across the folios. */
+struct wl_folio_region {
+  size_t folio, nfolios, folio_pages, npages, ps;
+  char *flat;               /* page size and PMD size */
+  struct wl_chunked chunks; /* mTHP sizes */
+};
+void wl_folio_region_map(struct wl_folio_region *r, size_t folio, size_t nfolios, size_t pmd);
+void wl_folio_region_unmap(struct wl_folio_region *r);
+static inline char *wl_folio_at(const struct wl_folio_region *r, size_t i) {
+  return r->flat ? r->flat + i * r->folio : wl_chunk(&r->chunks, i);
+}
+static inline char *wl_folio_page(const struct wl_folio_region *r, size_t page) {
+  return wl_folio_at(r, page / r->folio_pages) + (page % r->folio_pages) * r->ps;
+}
+
 /* prctl(PR_SET_THP_DISABLE): while set, no fault of this process allocates a large folio,
  * whatever the VMA flags and sysfs knobs say; used to populate regions with small pages. */
 void wl_thp_disable(bool disable);

@@ -10,6 +10,8 @@
 #include "region.h"
 #include "report.h"
 #include "require.h"
+#include "shape.h"
 #include "sysfs.h"
+#include "touch.h"
 
 #endif
