@@ -3,9 +3,10 @@
 #include <stdio.h>
 
 int main(void) {
-  /* Read through a volatile object so the compiler cannot see the NULL and turn the store into
-   * a trap instruction (which would raise SIGILL instead of SIGSEGV). */
-  int *volatile target = NULL;
+  /* Both volatile: the pointer, so the compiler cannot see the NULL and turn the store into a
+   * trap instruction (SIGILL instead of SIGSEGV); the target, so the store cannot be dropped as
+   * a dead store (GCC 12 did exactly that with a non-volatile target). */
+  volatile int *volatile target = NULL;
   fprintf(stderr, "selftest-segv: writing through a NULL pointer\n");
   *target = 42;
   printf("{\"fail\":\"a store through NULL did not fault\"}\n");
