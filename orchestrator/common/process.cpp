@@ -147,7 +147,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     posix_spawn_file_actions_adddup2(&fa.actions, 1, 2);
   } else {
     if (::pipe2(pipefd, O_CLOEXEC) != 0) throw InfraError(fmt::format("pipe: {}", std::strerror(errno)));
-    posix_spawn_file_actions_adddup2(&fa.actions, pipefd[1], 1);
+    if (options.stdout_file) {
+      posix_spawn_file_actions_addopen(&fa.actions, 1, options.stdout_file->c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    } else {
+      posix_spawn_file_actions_adddup2(&fa.actions, pipefd[1], 1);
+    }
     posix_spawn_file_actions_adddup2(&fa.actions, pipefd[1], 2);
   }
   pid_t pid;

@@ -19,6 +19,8 @@ struct ProcessOptions {
   // Where stdout and stderr go. Unset: captured into ProcessResult::output (both streams).
   // Set: appended to this file (both streams), nothing captured.
   std::optional<std::filesystem::path> output_file;
+  // Set (and output_file unset): stdout goes to this file, only stderr is captured in output.
+  std::optional<std::filesystem::path> stdout_file;
   // Unset: /dev/null. Set: the child's stdin is this file.
   std::optional<std::filesystem::path> input_file;
   // Killed (SIGKILL, whole process group) when exceeded. Zero: no deadline.

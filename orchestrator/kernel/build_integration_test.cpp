@@ -1,0 +1,151 @@
+// Integration tests of `foliolab build`: real kernels from linux-source-6.12, the real cache.
+// They use the default artifact cache so that CI's earlier `foliolab build` makes them cheap;
+// the incremental test makes a unique one-file patch so it always really rebuilds.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "common/fs.h"
+#include "common/process.h"
+
+namespace foliolab::kernel {
+namespace {
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string foliolab_bin() {
+  const char* b = std::getenv("FOLIOLAB_BIN");
+  return b ? b : "";
+}
+
+struct Cli {
+  int exit_code;
+  std::string out;
+  std::vector<nlohmann::json> objects;  // JSON lines on stdout
+};
+
+Cli run_foliolab(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  common::TemporaryDirectory tmp(fs::temp_directory_path(), "foliolab-cli");
+  std::vector<std::string> argv = {foliolab_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  // stdout to a file so JSON lines are not mixed with the log on stderr.
+  auto r = common::run_process(argv, {.env = env, .stdout_file = tmp.path() / "stdout",
+                                      .timeout = std::chrono::minutes(25)});
+  Cli c{r.exit_code, r.output, {}};
+  std::istringstream in(common::read_file(tmp.path() / "stdout"));
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) c.objects.push_back(nlohmann::json::parse(line));
+  return c;
+}
+
+class BuildIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(foliolab_bin().empty()) << "FOLIOLAB_BIN is not set (ctest sets it)";
+    dir_ = std::make_unique<common::TemporaryDirectory>(fs::temp_directory_path(), "foliolab-build-it");
+  }
+  fs::path write(const std::string& name, const std::string& text) {
+    fs::create_directories((dir_->path() / name).parent_path());
+    std::ofstream(dir_->path() / name) << text;
+    return dir_->path() / name;
+  }
+  std::unique_ptr<common::TemporaryDirectory> dir_;
+};
+
+const std::string kExample = std::string(FOLIOLAB_SOURCE_DIR) + "/examples/quickstart.yaml";
+
+TEST_F(BuildIntegration, BundledExampleBuildsThreeArchesAndTheSecondRunIsACacheHit) {
+  auto first = run_foliolab({"build", kExample, "--kernel", "base", "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  auto second = run_foliolab({"build", kExample, "--kernel", "base", "--json"});
+  ASSERT_EQ(second.exit_code, 0) << second.out;
+  ASSERT_EQ(second.objects.size(), 3u);
+  std::set<std::string> arches;
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& j = second.objects[i];
+    arches.insert(j["arch"]);
+    EXPECT_TRUE(j["cached"].get<bool>()) << j.dump();
+    EXPECT_EQ(j["key"], first.objects[i]["key"]);
+    EXPECT_THAT(j["release"].get<std::string>(), ::testing::StartsWith("6.12"));
+    ASSERT_TRUE(fs::exists(j["image"].get<std::string>()));
+    ASSERT_TRUE(fs::exists(j["vmlinux"].get<std::string>()));
+    // The traps of reference.md: a kernel without these boots and silently measures nothing.
+    std::string config = common::read_file(j["config"].get<std::string>());
+    for (const char* sym : {"CONFIG_ADVISE_SYSCALLS=y", "CONFIG_VM_EVENT_COUNTERS=y", "CONFIG_TRANSPARENT_HUGEPAGE=y",
+                            "CONFIG_SWAP=y", "CONFIG_ZRAM=y", "CONFIG_MAGIC_SYSRQ=y", "CONFIG_VIRTIO_CONSOLE=y",
+                            "CONFIG_PROC_PAGE_MONITOR=y", "CONFIG_TRACING=y"})
+      EXPECT_THAT(config, HasSubstr(sym)) << j["arch"];
+    fs::path meta = fs::path(j["image"].get<std::string>()).parent_path() / "metadata.json";
+    auto m = nlohmann::json::parse(common::read_file(meta));
+    EXPECT_EQ(m["key"], j["key"]);
+    EXPECT_THAT(m["compiler"].get<std::string>(), HasSubstr("gcc"));
+  }
+  EXPECT_EQ(arches, (std::set<std::string>{"x86_64", "arm64", "riscv64"}));
+  EXPECT_THAT(common::read_file(second.objects[2]["config"].get<std::string>()),
+              HasSubstr("CONFIG_RISCV_ISA_FALLBACK=y"));
+}
+
+TEST_F(BuildIntegration, OneFilePatchGivesANewKeyAndAnIncrementalRebuild) {
+  // A unique comment in mm/khugepaged.c: a key never seen before, so this really builds.
+  std::random_device rd;
+  std::string token = std::to_string(rd()) + std::to_string(rd());
+  write("p/0001-probe.patch", "--- a/mm/khugepaged.c\n+++ b/mm/khugepaged.c\n@@ -1,3 +1,4 @@\n+/* foliolab incremental probe " +
+                                 token + " */\n // SPDX-License-Identifier: GPL-2.0\n #define pr_fmt(fmt) KBUILD_MODNAME \": \" fmt\n \n");
+  write("p/series", "0001-probe.patch\n");
+  auto suite = write("s.yaml", "name: it\nkernels:\n  base: {}\n  probe: {base: base, patches: [p]}\narches: [x86_64]\n"
+                               "workloads: [{workload: thp-fault}]\n");
+  auto base = run_foliolab({"build", suite.string(), "--kernel", "base", "--json"});
+  ASSERT_EQ(base.exit_code, 0) << base.out;
+  auto probe = run_foliolab({"build", suite.string(), "--kernel", "probe", "--json"});
+  ASSERT_EQ(probe.exit_code, 0) << probe.out;
+  ASSERT_EQ(probe.objects.size(), 1u);
+  EXPECT_NE(probe.objects[0]["key"], base.objects[0]["key"]);
+  EXPECT_FALSE(probe.objects[0]["cached"].get<bool>());
+  fs::path dir = fs::path(probe.objects[0]["image"].get<std::string>()).parent_path();
+  std::string log = common::read_file(dir / "build.log");
+  EXPECT_THAT(log, HasSubstr("mm/khugepaged.o")) << "the patched file is recompiled";
+  EXPECT_THAT(log, Not(HasSubstr("mm/memory.o"))) << "an untouched file is not: the rebuild is incremental";
+  auto meta = nlohmann::json::parse(common::read_file(dir / "metadata.json"));
+  EXPECT_EQ(meta["files_changed_by_patches"], 1);
+  ASSERT_EQ(meta["patches"].size(), 1u);
+  fs::remove_all(dir);  // a unique artifact per run: do not let them pile up in the cache
+}
+
+TEST_F(BuildIntegration, PatchThatDoesNotApplyExits2NamingPatchFileAndHunk) {
+  write("bad/0001-bad.patch",
+        "--- a/mm/khugepaged.c\n+++ b/mm/khugepaged.c\n@@ -1290,3 +1290,3 @@ static int hpage_collapse_scan_pmd(struct mm_struct *mm,\n"
+        " this line is not in the file\n-nor is this one\n+so the hunk fails\n and this\n");
+  write("bad/series", "0001-bad.patch\n");
+  auto suite = write("s.yaml", "name: it\nkernels:\n  bad: {patches: [bad]}\narches: [x86_64]\n"
+                               "workloads: [{workload: thp-fault}]\n");
+  auto r = run_foliolab({"build", suite.string(), "--json"});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("patch 0001-bad.patch does not apply: mm/khugepaged.c: hunk #1 FAILED"));
+  EXPECT_THAT(r.out, HasSubstr("@@ -1290,3 +1290,3 @@ static int hpage_collapse_scan_pmd"));
+  EXPECT_TRUE(r.objects.empty());
+}
+
+TEST_F(BuildIntegration, TypoInSuiteExits2WithFileLineColumn) {
+  auto suite = write("typo.yaml", "name: it\nkernels:\n  base: {}\narches: [x86_64]\nguest:\n  memroy: 2G\n"
+                                  "workloads: [{workload: thp-fault}]\n");
+  auto r = run_foliolab({"build", suite.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.out, HasSubstr("typo.yaml:6:3: guest.memroy: unknown key"));
+}
+
+TEST_F(BuildIntegration, MissingCrossCompilerExits3NamingTheDebianPackage) {
+  auto suite = write("s.yaml", "name: it\nkernels:\n  base: {}\narches: [arm64]\nworkloads: [{workload: thp-fault}]\n");
+  fs::create_directories(dir_->path() / "emptybin");
+  auto r = run_foliolab({"build", suite.string()}, {{"PATH", (dir_->path() / "emptybin").string()}});
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("aarch64-linux-gnu-gcc not found: install the Debian package gcc-aarch64-linux-gnu"));
+}
+
+}  // namespace
+}  // namespace foliolab::kernel
