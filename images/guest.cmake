@@ -1,14 +1,17 @@
 # Cross-builds plain static C programs for the guests of every arch.
 # Output: ${FOLIOLAB_GUEST_OUT}/<arch>/<subdir>/<name>  (the layout of the guest's root).
-set(FOLIOLAB_GUEST_ARCHES x86_64 arm64 riscv64)
-set(FOLIOLAB_GUEST_CC_x86_64 x86_64-linux-gnu-gcc)
-set(FOLIOLAB_GUEST_CC_arm64 aarch64-linux-gnu-gcc)
-set(FOLIOLAB_GUEST_CC_riscv64 riscv64-linux-gnu-gcc)
-set(FOLIOLAB_GUEST_OUT ${PROJECT_BINARY_DIR}/guest)
-set(FOLIOLAB_GUEST_CFLAGS -std=gnu11 -static -O2 -g0 -Wall -Wextra -Wno-unused-parameter -pthread)
+# The settings are global (CACHE INTERNAL): this file is included from images/, and the function
+# is also called from workloads/, where plain variables of images/ would not be visible.
+set(FOLIOLAB_GUEST_ARCHES x86_64 arm64 riscv64 CACHE INTERNAL "")
+set(FOLIOLAB_GUEST_CC_x86_64 x86_64-linux-gnu-gcc CACHE INTERNAL "")
+set(FOLIOLAB_GUEST_CC_arm64 aarch64-linux-gnu-gcc CACHE INTERNAL "")
+set(FOLIOLAB_GUEST_CC_riscv64 riscv64-linux-gnu-gcc CACHE INTERNAL "")
+set(FOLIOLAB_GUEST_OUT ${PROJECT_BINARY_DIR}/guest CACHE INTERNAL "")
+set(guest_cflags -std=gnu11 -static -O2 -g0 -Wall -Wextra -Wno-unused-parameter -pthread)
 if(FOLIOLAB_WERROR)
-  list(APPEND FOLIOLAB_GUEST_CFLAGS -Werror)
+  list(APPEND guest_cflags -Werror)
 endif()
+set(FOLIOLAB_GUEST_CFLAGS ${guest_cflags} CACHE INTERNAL "")
 add_custom_target(guest ALL)
 
 # foliolab_guest_program(NAME SUBDIR SOURCES... [INCLUDES dirs...])

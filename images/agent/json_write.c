@@ -103,7 +103,7 @@ static size_t utf8_sequence(const unsigned char *s, size_t n) {
 }
 
 size_t json_escape(const char *s, size_t n, char *out, size_t outcap) {
-  size_t need = 0;
+  size_t need = 0, copied = 0;
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   while (i < n) {
@@ -145,11 +145,15 @@ size_t json_escape(const char *s, size_t n, char *out, size_t outcap) {
         adv = seq;
       }
     }
-    if (outcap > 0 && need + plen < outcap) memcpy(out + need, piece, plen);
+    if (outcap > 0 && need + plen < outcap) {
+      memcpy(out + need, piece, plen);
+      copied = need + plen;
+    }
     need += plen;
     i += adv;
   }
-  if (outcap > 0) out[need < outcap ? need : outcap - 1] = '\0';
+  /* A cut output ends on a whole escape or character, never inside one. */
+  if (outcap > 0) out[copied] = '\0';
   return need;
 }
 
