@@ -1,0 +1,364 @@
+#include "report/comparison.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <set>
+#include <unordered_map>
+
+#include "common/errors.h"
+#include "store/result_store.h"
+
+namespace foliolab::report {
+
+const char* to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kBaseline: return "baseline";
+    case Verdict::kImprovement: return "improvement";
+    case Verdict::kRegression: return "regression";
+    case Verdict::kChanged: return "changed";
+    case Verdict::kNoChange: return "no-change";
+    case Verdict::kNoisy: return "noisy";
+    case Verdict::kTooFewRuns: return "too-few-runs";
+    case Verdict::kMissing: return "missing";
+  }
+  return "missing";
+}
+
+double effective_threshold(const metrics::MetricInfo& info, const VerdictRules& rules) {
+  return rules.threshold_pct ? *rules.threshold_pct : info.threshold_pct;
+}
+
+void compare_cell(const Cell& baseline, Cell& variant, const metrics::MetricInfo& info, const VerdictRules& rules) {
+  const Summary& b = baseline.summary;
+  const Summary& v = variant.summary;
+  variant.change_pct.reset();
+  variant.welch.reset();
+  variant.detectable_pct.reset();
+  variant.significant = false;
+  variant.ci_overlap = true;
+  variant.difference = 0;
+  if (b.n == 0 || v.n == 0) {
+    variant.verdict = Verdict::kMissing;
+    return;
+  }
+  variant.difference = v.mean - b.mean;
+  if (b.mean != 0) variant.change_pct = 100.0 * variant.difference / std::fabs(b.mean);
+  variant.ci_overlap = intervals_overlap(b, v);
+  variant.welch = welch_t_test(v, b);
+  variant.detectable_pct = detectable_change_pct(b, v, rules.confidence);
+  variant.significant = variant.welch && variant.welch->p < 1.0 - rules.confidence && !variant.ci_overlap;
+  if (b.n < rules.min_runs || v.n < rules.min_runs) {
+    variant.verdict = Verdict::kTooFewRuns;
+    return;
+  }
+  const double threshold = effective_threshold(info, rules);
+  // From a baseline of 0 any change is larger than every threshold.
+  const bool large = variant.change_pct ? std::fabs(*variant.change_pct) >= threshold : variant.difference != 0;
+  if (variant.significant && large) {
+    const bool up = variant.difference > 0;
+    switch (info.direction) {
+      case metrics::Direction::kHigher: variant.verdict = up ? Verdict::kImprovement : Verdict::kRegression; break;
+      case metrics::Direction::kLower: variant.verdict = up ? Verdict::kRegression : Verdict::kImprovement; break;
+      case metrics::Direction::kNeutral: variant.verdict = Verdict::kChanged; break;
+    }
+    return;
+  }
+  if (variant.detectable_pct && *variant.detectable_pct > threshold) {
+    variant.verdict = Verdict::kNoisy;
+    return;
+  }
+  variant.verdict = Verdict::kNoChange;
+}
+
+bool MetricRow::has_change() const {
+  return std::any_of(cells.begin(), cells.end(), [](const Cell& c) {
+    return c.verdict == Verdict::kImprovement || c.verdict == Verdict::kRegression || c.verdict == Verdict::kChanged;
+  });
+}
+
+int OutcomeCell::total() const {
+  int n = 0;
+  for (const auto& [outcome, count] : by_outcome) n += count;
+  return n;
+}
+
+int OutcomeCell::failed() const {
+  int n = 0;
+  for (const auto& [outcome, count] : by_outcome)
+    if (outcome != "ok" && outcome != "skipped" && outcome != "infra-error") n += count;
+  return n;
+}
+
+int OutcomeCell::crashes() const {
+  int n = 0;
+  for (const auto& [outcome, count] : by_outcome)
+    if (outcome == "kernel-crash" || outcome == "kernel-warning" || outcome == "boot-failed") n += count;
+  return n;
+}
+
+int OutcomeCell::integrity() const {
+  auto it = by_outcome.find("integrity-failed");
+  return it == by_outcome.end() ? 0 : it->second;
+}
+
+std::string Group::label() const { return fmt::format("{} {}", arch, workload_name); }
+
+std::vector<std::filesystem::path> find_result_stores(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) throw common::UsageError(fmt::format("{}: no such folder", dir.string()));
+  if (store::is_result_store(dir)) return {dir};
+  std::vector<std::filesystem::path> out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.is_directory(ec) && store::is_result_store(entry.path())) out.push_back(entry.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+namespace {
+
+// Outcomes whose metrics are trusted: the workload ran to its end.
+bool contributes_metrics(const std::string& outcome) { return outcome == "ok" || outcome == "kernel-warning"; }
+
+std::string group_key(const store::IndexedRun& r) {
+  // \x1f cannot appear in a JSON-dumped map or a job-derived name: an unambiguous separator.
+  std::string params;
+  for (const auto& [k, v] : r.params) params += k + "=" + v + "\x1e";
+  return fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}", r.arch, r.workload_name, r.workload, params, r.settings_id);
+}
+
+struct LoadedStore {
+  std::unique_ptr<store::ResultStore> store;
+  std::vector<store::IndexedRun> runs;
+  std::vector<std::string> metric_names;  // by local metric id
+};
+
+// Packed sort key of one metric value: group, metric, variant, run order.
+constexpr int kOrderBits = 20, kVariantBits = 8, kMetricBits = 20, kGroupBits = 16;
+struct Entry {
+  std::uint64_t key;
+  double value;
+};
+
+}  // namespace
+
+Comparison build_comparison(const CompareInput& input) {
+  Comparison cmp;
+  cmp.rules = input.rules;
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& dir : input.dirs) {
+    auto found = find_result_stores(dir);
+    if (found.empty()) throw common::UsageError(fmt::format("{}: no results (no runs/ folder or index.sqlite)", dir.string()));
+    dirs.insert(dirs.end(), found.begin(), found.end());
+  }
+
+  // 1. Bring every index up to date and read its runs.
+  metrics::Registry registry = metrics::Registry::load_default();
+  std::vector<LoadedStore> stores;
+  for (const auto& dir : dirs) {
+    store::StoreOptions options;
+    LoadedStore loaded{std::make_unique<store::ResultStore>(dir, options), {}, {}};
+    const auto report = loaded.store->sync_index();
+    loaded.runs = loaded.store->index().runs();
+    loaded.metric_names = loaded.store->index().metric_names();
+    for (const auto& [name, info] : loaded.store->index().metric_info()) registry.set(name, info);
+    cmp.sources.push_back(SourceInfo{dir, loaded.runs.size(), report.incomplete, report.invalid});
+    if (report.incomplete > 0)
+      cmp.warnings.push_back(fmt::format("{}: {} interrupted run folder(s) not counted", dir.string(), report.incomplete));
+    if (report.invalid > 0)
+      cmp.warnings.push_back(fmt::format("{}: {} invalid run folder(s) ignored", dir.string(), report.invalid));
+    stores.push_back(std::move(loaded));
+  }
+  if (input.registry_file) registry.overlay(metrics::Registry::load(*input.registry_file));
+
+  // 2. Variants, baseline, groups, run order.
+  std::set<std::string> variant_set;
+  std::map<std::string, int> recorded_baselines;
+  std::map<std::string, const store::IndexedRun*> group_first;
+  std::vector<const store::IndexedRun*> all_runs;
+  std::set<std::string> hosts;
+  for (const auto& s : stores) {
+    for (const auto& r : s.runs) {
+      variant_set.insert(r.variant);
+      if (!r.baseline.empty()) ++recorded_baselines[r.baseline];
+      group_first.emplace(group_key(r), &r);
+      all_runs.push_back(&r);
+      if (!r.host.empty()) hosts.insert(r.host);
+    }
+  }
+  cmp.total_runs = all_runs.size();
+  cmp.hosts.assign(hosts.begin(), hosts.end());
+  if (variant_set.empty()) throw common::UsageError("no runs to compare");
+  if (input.baseline) {
+    if (!variant_set.contains(*input.baseline)) {
+      throw common::UsageError(fmt::format("baseline '{}' has no runs; variants: {}", *input.baseline,
+                                           fmt::join(variant_set, ", ")));
+    }
+    cmp.baseline = *input.baseline;
+  } else {
+    // The suite's own baseline as the manifests record it (the most common one), else a
+    // variant called base or baseline, else the first by name.
+    std::string best;
+    int best_count = 0;
+    for (const auto& [name, count] : recorded_baselines)
+      if (count > best_count && variant_set.contains(name)) best = name, best_count = count;
+    if (best.empty()) best = variant_set.contains("base") ? "base" : variant_set.contains("baseline") ? "baseline" : "";
+    cmp.baseline = best.empty() ? *variant_set.begin() : best;
+  }
+  cmp.variants.push_back(cmp.baseline);
+  for (const auto& v : variant_set)
+    if (v != cmp.baseline) cmp.variants.push_back(v);
+  std::unordered_map<std::string, std::uint32_t> variant_index;
+  for (std::uint32_t i = 0; i < cmp.variants.size(); ++i) variant_index[cmp.variants[i]] = i;
+
+  // Groups sorted by arch, workload name, settings id.
+  std::vector<std::pair<std::string, const store::IndexedRun*>> group_list(group_first.begin(), group_first.end());
+  std::sort(group_list.begin(), group_list.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.second->arch, a.second->workload_name, a.second->settings_id, a.first) <
+           std::tie(b.second->arch, b.second->workload_name, b.second->settings_id, b.first);
+  });
+  std::unordered_map<std::string, std::uint32_t> group_index;
+  for (const auto& [key, run] : group_list) {
+    Group g;
+    g.arch = run->arch;
+    g.workload_name = run->workload_name;
+    g.workload = run->workload;
+    g.params = run->params;
+    g.settings_id = run->settings_id;
+    g.settings = run->settings;
+    g.outcomes.resize(cmp.variants.size());
+    group_index[key] = static_cast<std::uint32_t>(cmp.groups.size());
+    cmp.groups.push_back(std::move(g));
+  }
+  if (cmp.groups.size() >= (1u << kGroupBits) || cmp.variants.size() >= (1u << kVariantBits) ||
+      all_runs.size() >= (1u << kOrderBits))
+    throw common::UsageError("too many groups, variants or runs for one comparison: compare fewer folders");
+
+  // Settings equal in every group are said once, in the header.
+  cmp.common_settings = cmp.groups.front().settings;
+  for (const auto& g : cmp.groups) {
+    for (auto it = cmp.common_settings.begin(); it != cmp.common_settings.end();) {
+      auto found = g.settings.find(it->first);
+      it = (found == g.settings.end() || found->second != it->second) ? cmp.common_settings.erase(it) : std::next(it);
+    }
+  }
+
+  // Runs in (repetition, job key) order: the order of values inside a cell.
+  std::sort(all_runs.begin(), all_runs.end(), [](const auto* a, const auto* b) {
+    return std::tie(a->repetition, a->job_key) < std::tie(b->repetition, b->job_key);
+  });
+  std::unordered_map<const store::IndexedRun*, std::uint32_t> run_order;
+  for (std::uint32_t i = 0; i < all_runs.size(); ++i) run_order[all_runs[i]] = i;
+
+  // Outcome tables, and a warning when a variant mixes kernel builds on one arch.
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> artifacts;
+  for (std::size_t si = 0; si < stores.size(); ++si) {
+    for (const auto& r : stores[si].runs) {
+      auto& cell = cmp.groups[group_index.at(group_key(r))].outcomes[variant_index.at(r.variant)];
+      ++cell.by_outcome[r.outcome];
+      if (!r.crash_title.empty()) ++cell.crash_titles[r.crash_title];
+      cell.runs.push_back(RunRef{r.job_key, stores[si].store->run_dir(r.job_key), r.repetition, r.outcome,
+                                 r.outcome_reason, r.crash_title});
+      if (!r.artifact_key.empty()) artifacts[{r.variant, r.arch}].insert(r.artifact_key);
+    }
+  }
+  for (auto& g : cmp.groups)
+    for (auto& cell : g.outcomes)
+      std::sort(cell.runs.begin(), cell.runs.end(), [](const RunRef& a, const RunRef& b) {
+        return std::tie(a.repetition, a.job_key) < std::tie(b.repetition, b.job_key);
+      });
+  for (const auto& [key, keys] : artifacts)
+    if (keys.size() > 1)
+      cmp.warnings.push_back(fmt::format("variant {} on {} has runs of {} different kernel builds", key.first,
+                                         key.second, keys.size()));
+
+  // 3. Metric names: global ids in name order, so rows come out sorted.
+  std::vector<std::string> names;
+  for (const auto& s : stores)
+    for (const auto& n : s.metric_names)
+      if (!n.empty()) names.push_back(n);
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  if (names.size() >= (1u << kMetricBits)) throw common::UsageError("too many distinct metric names");
+  std::vector<metrics::MetricInfo> infos;
+  infos.reserve(names.size());
+  for (const auto& n : names) infos.push_back(registry.lookup(n));
+
+  // 4. Every value as a packed (group, metric, variant, run order) key, sorted.
+  std::vector<Entry> entries;
+  for (const auto& s : stores) {
+    std::vector<std::uint32_t> global(s.metric_names.size(), 0);
+    for (std::size_t i = 0; i < s.metric_names.size(); ++i) {
+      if (s.metric_names[i].empty()) continue;
+      global[i] = static_cast<std::uint32_t>(std::lower_bound(names.begin(), names.end(), s.metric_names[i]) - names.begin());
+    }
+    // Run id -> prefix of the key (group, variant, order), or 0 for runs without trusted metrics.
+    std::int64_t max_id = 0;
+    for (const auto& r : s.runs) max_id = std::max(max_id, r.id);
+    std::vector<std::uint64_t> prefix(static_cast<std::size_t>(max_id) + 1, ~std::uint64_t{0});
+    std::size_t contributing = 0;
+    for (const auto& r : s.runs) {
+      if (!contributes_metrics(r.outcome)) continue;
+      const std::uint64_t g = group_index.at(group_key(r));
+      const std::uint64_t v = variant_index.at(r.variant);
+      const std::uint64_t o = run_order.at(&r);
+      prefix[static_cast<std::size_t>(r.id)] =
+          (g << (kMetricBits + kVariantBits + kOrderBits)) | (v << kOrderBits) | o;
+      ++contributing;
+    }
+    entries.reserve(entries.size() + contributing * s.metric_names.size());
+    s.store->index().for_each_metric([&](std::int64_t run_id, std::int64_t metric_id, double value) {
+      if (run_id < 0 || run_id > max_id || metric_id < 0 || static_cast<std::size_t>(metric_id) >= global.size()) return;
+      const std::uint64_t p = prefix[static_cast<std::size_t>(run_id)];
+      if (p == ~std::uint64_t{0}) return;
+      entries.push_back(Entry{p | (std::uint64_t{global[static_cast<std::size_t>(metric_id)]} << (kVariantBits + kOrderBits)), value});
+    });
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.key < b.key; });
+
+  // 5. One sweep: a row per (group, metric), a cell per variant.
+  const std::uint64_t variant_mask = (std::uint64_t{1} << kVariantBits) - 1;
+  const int row_shift = kVariantBits + kOrderBits;
+  std::size_t i = 0;
+  std::vector<std::vector<double>> per_variant(cmp.variants.size());
+  while (i < entries.size()) {
+    const std::uint64_t row_key = entries[i].key >> row_shift;
+    const auto group = static_cast<std::size_t>(row_key >> kMetricBits);
+    const auto metric = static_cast<std::size_t>(row_key & ((std::uint64_t{1} << kMetricBits) - 1));
+    for (auto& values : per_variant) values.clear();
+    bool any_nonzero = false;
+    bool all_positive = true;
+    for (; i < entries.size() && (entries[i].key >> row_shift) == row_key; ++i) {
+      const auto v = static_cast<std::size_t>((entries[i].key >> kOrderBits) & variant_mask);
+      per_variant[v].push_back(entries[i].value);
+      any_nonzero = any_nonzero || entries[i].value != 0;
+      all_positive = all_positive && entries[i].value > 0;
+    }
+    Group& g = cmp.groups[group];
+    if (!any_nonzero) {
+      g.all_zero.push_back(names[metric]);
+      continue;
+    }
+    const metrics::MetricInfo& info = infos[metric];
+    // Harmonic means only where every variant's values allow them, so that all cells of a
+    // row are on the same scale.
+    const bool harmonic = info.rate && info.direction == metrics::Direction::kHigher && all_positive;
+    MetricRow row;
+    row.name = names[metric];
+    row.info = info;
+    row.cells.resize(cmp.variants.size());
+    for (std::size_t v = 0; v < cmp.variants.size(); ++v) {
+      row.cells[v].values = per_variant[v];
+      row.cells[v].summary = summarize(per_variant[v], harmonic, cmp.rules.confidence);
+    }
+    row.cells[0].verdict = row.cells[0].summary.n > 0 ? Verdict::kBaseline : Verdict::kMissing;
+    for (std::size_t v = 1; v < cmp.variants.size(); ++v) compare_cell(row.cells[0], row.cells[v], info, cmp.rules);
+    g.rows.push_back(std::move(row));
+  }
+  return cmp;
+}
+
+}  // namespace foliolab::report

@@ -1,0 +1,222 @@
+// Synthetic result trees written through the real store, compared through the real index.
+#include "report/comparison.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <random>
+#include <sstream>
+
+#include "common/errors.h"
+#include "common/fs.h"
+#include "report/compare_command.h"
+#include "report/render.h"
+#include "store/result_store.h"
+
+namespace foliolab::report {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Tree {
+  common::TemporaryDirectory tmp{fs::temp_directory_path(), "foliolab-compare-test"};
+  fs::path dir(const std::string& name = "suite") const { return tmp.path() / name; }
+};
+
+store::RunManifest run(const std::string& variant, int rep, const std::string& arch = "x86_64") {
+  store::RunManifest m;
+  m.suite = "suite";
+  m.baseline = "base";
+  m.kernel.variant = variant;
+  m.kernel.artifact_key = "artifact-" + variant + "-" + arch;
+  m.arch = arch;
+  m.settings = {{"thp.enabled", "always"}, {"swap.zram", "512M"}};
+  m.workload = {"collapse", "khugepaged-collapse", {{"size", "64M"}}};
+  m.repetition = rep;
+  m.host = {"host-a", "0.1.0"};
+  m.outcome = "ok";
+  m.job_key = fmt::format("{}-{}-{}", variant, arch, rep);
+  metrics::MetricInfo throughput;
+  throughput.kind = metrics::Kind::kValue;
+  throughput.direction = metrics::Direction::kHigher;
+  throughput.unit = "MB/s";
+  throughput.rate = true;
+  m.metric_info["wl.throughput"] = throughput;
+  return m;
+}
+
+// base and patched, 5 runs each: patched has +10% throughput (higher is better), +10%
+// thp_fault_fallback (lower is better), the same pgfault, and one crashed run.
+void write_tree(const fs::path& dir, unsigned seed = 1) {
+  store::ResultStore s(dir);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0, 0.02);
+  for (const std::string variant : {"base", "patched"}) {
+    const double shift = variant == "patched" ? 1.10 : 1.0;
+    for (int rep = 0; rep < 5; ++rep) {
+      auto m = run(variant, rep);
+      m.metrics = {{"wl.throughput", 500 * shift * (1 + noise(rng))},
+                   {"vmstat.thp_fault_fallback", 2000 * shift * (1 + noise(rng))},
+                   {"vmstat.pgfault", 100000 * (1 + noise(rng))},
+                   {"vmstat.never_moves", 0}};
+      s.write_run(m, "boot\n", "");
+    }
+  }
+  auto crashed = run("patched", 5);
+  crashed.outcome = "kernel-crash";
+  crashed.crash = store::CrashInfo{"kernel BUG at include/linux/swapops.h:511", "kernel BUG at ...", "bug"};
+  crashed.metrics = {{"wl.throughput", 1}};  // never used: the run did not finish
+  s.write_run(crashed, "oops\n", "");
+}
+
+const MetricRow& row(const Group& g, const std::string& name) {
+  for (const auto& r : g.rows)
+    if (r.name == name) return r;
+  throw std::runtime_error("no row " + name);
+}
+
+TEST(Comparison, FindsTheShiftsInTheirDirectionAndCountsOutcomes) {
+  Tree t;
+  write_tree(t.dir());
+  const Comparison cmp = build_comparison(CompareInput{{t.dir()}, std::nullopt, std::nullopt, {}});
+  EXPECT_EQ(cmp.baseline, "base");  // recorded in the manifests
+  ASSERT_EQ(cmp.variants, (std::vector<std::string>{"base", "patched"}));
+  ASSERT_EQ(cmp.groups.size(), 1u);
+  const Group& g = cmp.groups[0];
+  EXPECT_EQ(row(g, "wl.throughput").cells[1].verdict, Verdict::kImprovement);
+  EXPECT_TRUE(row(g, "wl.throughput").cells[1].summary.harmonic);
+  EXPECT_EQ(row(g, "wl.throughput").cells[1].summary.n, 5u);  // the crashed run is not a sample
+  EXPECT_EQ(row(g, "vmstat.thp_fault_fallback").cells[1].verdict, Verdict::kRegression);
+  const Verdict pgfault = row(g, "vmstat.pgfault").cells[1].verdict;
+  EXPECT_TRUE(pgfault == Verdict::kNoChange || pgfault == Verdict::kNoisy) << to_string(pgfault);
+  EXPECT_EQ(g.all_zero, std::vector<std::string>{"vmstat.never_moves"});
+  EXPECT_EQ(g.outcomes[1].total(), 6);
+  EXPECT_EQ(g.outcomes[1].crashes(), 1);
+  EXPECT_EQ(g.outcomes[1].crash_titles.at("kernel BUG at include/linux/swapops.h:511"), 1);
+  EXPECT_EQ(g.outcomes[0].failed(), 0);
+}
+
+TEST(Comparison, FlippingADirectionFlipsTheVerdict) {
+  Tree t;
+  write_tree(t.dir());
+  common::write_file_atomic(t.tmp.path() / "flip.yaml", R"(version: 1
+metrics:
+  vmstat.thp_fault_fallback: {kind: counter, direction: higher, threshold: 1}
+  wl.throughput: {kind: value, direction: lower, unit: MB/s}
+)");
+  const Comparison cmp = build_comparison(CompareInput{{t.dir()}, std::nullopt, t.tmp.path() / "flip.yaml", {}});
+  const Group& g = cmp.groups[0];
+  EXPECT_EQ(row(g, "vmstat.thp_fault_fallback").cells[1].verdict, Verdict::kImprovement);
+  EXPECT_EQ(row(g, "wl.throughput").cells[1].verdict, Verdict::kRegression);
+}
+
+TEST(Comparison, BaselineOptionAndUnknownBaseline) {
+  Tree t;
+  write_tree(t.dir());
+  const Comparison swapped = build_comparison(CompareInput{{t.dir()}, std::string("patched"), std::nullopt, {}});
+  EXPECT_EQ(swapped.variants.front(), "patched");
+  EXPECT_EQ(row(swapped.groups[0], "vmstat.thp_fault_fallback").cells[1].verdict, Verdict::kImprovement);
+  EXPECT_THROW(build_comparison(CompareInput{{t.dir()}, std::string("nope"), std::nullopt, {}}), common::UsageError);
+  EXPECT_THROW(build_comparison(CompareInput{{t.tmp.path() / "missing"}, std::nullopt, std::nullopt, {}}),
+               common::UsageError);
+}
+
+TEST(Comparison, TreesFromTwoMachinesCompareTogether) {
+  Tree t;
+  {
+    store::ResultStore a(t.dir("machine-a"));
+    store::ResultStore b(t.dir("machine-b"));
+    for (int rep = 0; rep < 3; ++rep) {
+      auto m = run("base", rep, "arm64");
+      m.metrics = {{"vmstat.thp_swpout", 32}};
+      a.write_run(m, "", "");
+      auto p = run("pmd-swap", rep, "arm64");
+      p.metrics = {{"vmstat.thp_swpout", 64}};
+      b.write_run(p, "", "");
+    }
+  }
+  // Either as two folders on the command line...
+  const Comparison two = build_comparison(CompareInput{{t.dir("machine-a"), t.dir("machine-b")}, std::nullopt, std::nullopt, {}});
+  ASSERT_EQ(two.variants.size(), 2u);
+  EXPECT_EQ(row(two.groups[0], "vmstat.thp_swpout").cells[1].verdict, Verdict::kImprovement);
+  // ...or merged by copying run folders (the index catches up by itself).
+  fs::copy(t.dir("machine-b") / "runs", t.dir("machine-a") / "runs", fs::copy_options::recursive);
+  const Comparison merged = build_comparison(CompareInput{{t.dir("machine-a")}, std::nullopt, std::nullopt, {}});
+  EXPECT_EQ(merged.total_runs, 6u);
+  EXPECT_EQ(row(merged.groups[0], "vmstat.thp_swpout").cells[1].change_pct.value(), 100.0);
+  // A parent folder holding several suites is searched one level down.
+  EXPECT_EQ(find_result_stores(t.tmp.path()).size(), 2u);
+}
+
+int exit_code(const fs::path& dir, std::set<FailOn> fail_on, Format format = Format::kText, std::string* text = nullptr) {
+  CompareCommand c;
+  c.input.dirs = {dir};
+  c.format = format;
+  c.render.fail_on = std::move(fail_on);
+  std::ostringstream out;
+  const int rc = run_compare(c, out);
+  if (text) *text = out.str();
+  return rc;
+}
+
+TEST(Comparison, ExitCodesFollowFailOn) {
+  Tree t;
+  write_tree(t.dir());
+  EXPECT_EQ(exit_code(t.dir(), {}), 0);
+  EXPECT_EQ(exit_code(t.dir(), {FailOn::kRegression}), 1);
+  EXPECT_EQ(exit_code(t.dir(), {FailOn::kCrash}), 1);
+  EXPECT_EQ(exit_code(t.dir(), {FailOn::kIntegrity}), 0);
+  store::ResultStore s(t.dir());
+  auto bad = run("patched", 9);
+  bad.outcome = "integrity-failed";
+  bad.outcome_reason = "page 17 differs after swap-in";
+  s.write_run(bad, "", "");
+  EXPECT_EQ(exit_code(t.dir(), {FailOn::kIntegrity}), 1);
+}
+
+TEST(Comparison, RenderingsCarryTheVerdicts) {
+  Tree t;
+  write_tree(t.dir());
+  std::string text, md, json, junit;
+  exit_code(t.dir(), {FailOn::kRegression}, Format::kText, &text);
+  EXPECT_NE(text.find("vmstat.thp_fault_fallback"), std::string::npos);
+  EXPECT_NE(text.find("R"), std::string::npos);
+  EXPECT_NE(text.find("kernel BUG at include/linux/swapops.h:511"), std::string::npos);
+  EXPECT_NE(text.find("FAILED (regression)"), std::string::npos);
+  for (const auto& line : [&] {
+         std::vector<std::string> lines;
+         std::istringstream in(text);
+         for (std::string l; std::getline(in, l);) lines.push_back(l);
+         return lines;
+       }()) {
+    if (line.find("vmstat.thp_fault_fallback") != std::string::npos) {
+      EXPECT_NE(line.find("% R"), std::string::npos) << line;
+    }
+  }
+  exit_code(t.dir(), {}, Format::kMarkdown, &md);
+  EXPECT_NE(md.find("regression**"), std::string::npos);
+  exit_code(t.dir(), {FailOn::kRegression}, Format::kJson, &json);
+  const auto j = nlohmann::json::parse(json);
+  EXPECT_EQ(j["schema"], 1);
+  EXPECT_EQ(j["baseline"], "base");
+  EXPECT_EQ(j["summary"]["failed"], true);
+  EXPECT_EQ(j["summary"]["crashes"], 1);
+  const auto& metrics = j["groups"][0]["metrics"];
+  bool found = false;
+  for (const auto& m : metrics) {
+    if (m["name"] != "vmstat.thp_fault_fallback") continue;
+    found = true;
+    EXPECT_EQ(m["direction"], "lower");
+    EXPECT_EQ(m["cells"]["patched"]["verdict"], "regression");
+    EXPECT_EQ(m["cells"]["patched"]["values"].size(), 5u);
+    EXPECT_LT(m["cells"]["patched"]["welch"]["p"].get<double>(), 0.05);
+  }
+  EXPECT_TRUE(found);
+  exit_code(t.dir(), {}, Format::kJunit, &junit);
+  EXPECT_NE(junit.find("<testcase classname=\"foliolab.x86_64.collapse\" name=\"patched\">"), std::string::npos);
+  EXPECT_NE(junit.find("<failure type=\"crash\""), std::string::npos);
+  EXPECT_NE(junit.find("tests=\"2\" failures=\"1\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace foliolab::report

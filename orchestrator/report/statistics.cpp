@@ -1,0 +1,120 @@
+#include "report/statistics.h"
+
+#include <algorithm>
+#include <boost/math/distributions/students_t.hpp>
+#include <cmath>
+#include <limits>
+
+namespace foliolab::report {
+
+namespace {
+
+struct Moments {
+  double mean = 0;
+  double variance = 0;  // n - 1
+};
+
+// Welford's update: stable for large values with small spread (kernel counters).
+template <typename F>
+Moments moments(std::span<const double> values, F transform) {
+  Moments m;
+  double m2 = 0;
+  std::size_t k = 0;
+  for (double raw : values) {
+    const double x = transform(raw);
+    ++k;
+    const double delta = x - m.mean;
+    m.mean += delta / static_cast<double>(k);
+    m2 += delta * (x - m.mean);
+  }
+  m.variance = k > 1 ? std::max(0.0, m2 / static_cast<double>(k - 1)) : 0.0;
+  return m;
+}
+
+}  // namespace
+
+double student_t_critical(double df, double confidence) {
+  if (!(df > 0)) return std::numeric_limits<double>::infinity();
+  boost::math::students_t dist(df);
+  return boost::math::quantile(boost::math::complement(dist, (1.0 - confidence) / 2.0));
+}
+
+Summary summarize(std::span<const double> values, bool harmonic, double confidence) {
+  Summary s;
+  s.n = values.size();
+  if (s.n == 0) return s;
+  s.min = *std::min_element(values.begin(), values.end());
+  s.max = *std::max_element(values.begin(), values.end());
+  const Moments raw = moments(values, [](double x) { return x; });
+  s.stddev = std::sqrt(raw.variance);
+  s.cov = raw.mean != 0 ? s.stddev / std::fabs(raw.mean) : 0.0;
+  s.harmonic = harmonic && s.min > 0;
+  const Moments test = s.harmonic ? moments(values, [](double x) { return 1.0 / x; }) : raw;
+  s.test_mean = test.mean;
+  s.test_variance = test.variance;
+  s.mean = s.harmonic ? 1.0 / test.mean : test.mean;
+  if (s.n < 2) {
+    s.ci_low = s.ci_high = s.mean;
+    return s;
+  }
+  const double half = student_t_critical(static_cast<double>(s.n - 1), confidence) *
+                      std::sqrt(test.variance / static_cast<double>(s.n));
+  if (s.harmonic) {
+    const double lo = test.mean - half;  // reciprocal scale: the bounds swap
+    const double hi = test.mean + half;
+    s.ci_low = 1.0 / hi;
+    s.ci_high = lo > 0 ? 1.0 / lo : std::numeric_limits<double>::infinity();
+  } else {
+    s.ci_low = test.mean - half;
+    s.ci_high = test.mean + half;
+  }
+  return s;
+}
+
+std::optional<WelchResult> welch_t_test(const Summary& a, const Summary& b) {
+  if (a.n < 2 || b.n < 2) return std::nullopt;
+  const double na = static_cast<double>(a.n);
+  const double nb = static_cast<double>(b.n);
+  const double va = a.test_variance / na;
+  const double vb = b.test_variance / nb;
+  const double diff = a.test_mean - b.test_mean;
+  WelchResult r;
+  if (va + vb == 0) {
+    // Both samples constant: a difference is certain, equality is certain.
+    r.df = na + nb - 2;
+    const bool equal = diff == 0;
+    r.t = equal ? 0 : std::copysign(std::numeric_limits<double>::infinity(), diff);
+    r.p = equal ? 1 : 0;
+    return r;
+  }
+  const double se2 = va + vb;
+  r.t = diff / std::sqrt(se2);
+  r.df = se2 * se2 / (va * va / (na - 1) + vb * vb / (nb - 1));
+  boost::math::students_t dist(r.df);
+  r.p = std::min(1.0, 2.0 * boost::math::cdf(boost::math::complement(dist, std::fabs(r.t))));
+  return r;
+}
+
+std::optional<double> detectable_change_pct(const Summary& baseline, const Summary& variant, double confidence) {
+  if (baseline.n < 2 || variant.n < 2 || baseline.test_mean == 0) return std::nullopt;
+  const double na = static_cast<double>(baseline.n);
+  const double nb = static_cast<double>(variant.n);
+  const double va = baseline.test_variance / na;
+  const double vb = variant.test_variance / nb;
+  const double se2 = va + vb;
+  if (se2 == 0) return 0.0;
+  const double df = se2 * se2 / (va * va / (na - 1) + vb * vb / (nb - 1));
+  const double welch = student_t_critical(df, confidence) * std::sqrt(se2);
+  // Two intervals stop overlapping when the means are further apart than both half-widths.
+  const double separation = student_t_critical(na - 1, confidence) * std::sqrt(va) +
+                            student_t_critical(nb - 1, confidence) * std::sqrt(vb);
+  // Relative to the baseline on the test scale; for 1/x this is the relative change of the
+  // harmonic mean to first order.
+  return 100.0 * std::max(welch, separation) / std::fabs(baseline.test_mean);
+}
+
+bool intervals_overlap(const Summary& a, const Summary& b) {
+  return a.ci_low <= b.ci_high && b.ci_low <= a.ci_high;
+}
+
+}  // namespace foliolab::report
