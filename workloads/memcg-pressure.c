@@ -3,16 +3,22 @@
  * writes the next, so every page is dirty again and must be swapped out again under the limit.
  * Reports throughput per pass, major faults, and the memory cgroup's own reclaim and THP swap
  * counters (memory.stat, memory.events); the agent's /proc/vmstat samples give pswpin/pswpout
- * and the THP splits. The suite sets the limit (memcg: {max: ...}); size=0 picks 1.5x it. */
+ * and the THP splits. The suite sets the limit (memcg: {max: ...}); size=0 picks 1.5x it.
+ * Where the runner cannot give the step a cgroup (foliolab boot), memory_max=<bytes> makes the
+ * workload create its own child cgroup with that limit (memory.swap.max unlimited), move into
+ * it, and remove it at the end. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "wl.h"
 
-static uint64_t p_size;
+static uint64_t p_size, p_memory_max;
 static const char *p_access;
 static int64_t p_passes, p_seed;
 static bool p_thp;
@@ -22,6 +28,8 @@ static const char *const accesses[] = {"sequential", "random", NULL};
 static const struct wl_param params[] = {
     {"size", WL_P_SIZE, "0", &p_size, 0, 1024.0 * 1024 * 1024, NULL,
      "working set (0: 1.5x the cgroup's memory.max)"},
+    {"memory_max", WL_P_SIZE, "0", &p_memory_max, 0, 1024.0 * 1024 * 1024, NULL,
+     "0: use the step's cgroup limit; else create a child cgroup with this memory.max"},
     {"access", WL_P_ENUM, "sequential", &p_access, 0, 0, accesses, "page order of each pass"},
     {"passes", WL_P_INT, "3", &p_passes, 1, 100, NULL, "verify-and-rewrite passes over the set"},
     {"thp", WL_P_BOOL, "true", &p_thp, 0, 0, NULL, "MADV_HUGEPAGE on the working set"},
@@ -33,11 +41,47 @@ static const char *const memcg_events[] = {"pgscan_direct", "pgsteal_direct", "p
                                            "thp_fault_alloc", "thp_swpout", "thp_swpout_fallback",
                                            "swpout_zero", NULL};
 
+static char g_own_cgroup[384];
+
+/* Creates <current cgroup>/foliolab-memcg-pressure-<pid> with memory.max = limit and moves this
+ * process into it. Only from a cgroup without other processes' controllers in the way (the
+ * root cgroup, where the agent runs steps without memcg). */
+static void enter_own_cgroup(uint64_t limit) {
+  char dir[256], path[512], text[64];
+  if (wl_memcg_dir(dir, sizeof dir))
+    wl_skip("no cgroup v2 membership in /proc/self/cgroup (CONFIG_MEMCG / cgroup2 not mounted)");
+  snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);
+  int rc = wl_write_text(path, "+memory");
+  if (rc) wl_fail("enable the memory controller in %s: %s", path, strerror(-rc));
+  snprintf(g_own_cgroup, sizeof g_own_cgroup, "%s/foliolab-memcg-pressure-%d", dir, (int)getpid());
+  if (mkdir(g_own_cgroup, 0755) && errno != EEXIST) wl_fail("mkdir %s: %s", g_own_cgroup, strerror(errno));
+  snprintf(path, sizeof path, "%s/memory.max", g_own_cgroup);
+  snprintf(text, sizeof text, "%" PRIu64, limit);
+  if ((rc = wl_write_text(path, text))) wl_fail("write %s: %s", path, strerror(-rc));
+  snprintf(path, sizeof path, "%s/memory.swap.max", g_own_cgroup);
+  wl_write_text(path, "max"); /* absent without swap accounting: fine */
+  snprintf(path, sizeof path, "%s/cgroup.procs", g_own_cgroup);
+  snprintf(text, sizeof text, "%d", (int)getpid());
+  if ((rc = wl_write_text(path, text))) wl_fail("move into %s: %s", g_own_cgroup, strerror(-rc));
+}
+
+static void leave_own_cgroup(void) {
+  if (!g_own_cgroup[0]) return;
+  char parent[384], path[512], text[32];
+  snprintf(parent, sizeof parent, "%s", g_own_cgroup);
+  char *slash = strrchr(parent, '/');
+  if (slash) *slash = 0;
+  snprintf(path, sizeof path, "%s/cgroup.procs", parent);
+  snprintf(text, sizeof text, "%d", (int)getpid());
+  if (wl_write_text(path, text) == 0) rmdir(g_own_cgroup);
+}
+
 int main(int argc, char **argv) {
   wl_report_init(argv[0]);
   wl_params_parse(argc, argv, params, NPARAMS);
   wl_params_print(params, NPARAMS);
   char text[64], dir[256];
+  if (p_memory_max) enter_own_cgroup(p_memory_max);
   if (wl_memcg_dir(dir, sizeof dir))
     wl_skip("no cgroup v2 membership in /proc/self/cgroup (CONFIG_MEMCG / cgroup2 not mounted)");
   if (wl_memcg_read("memory.max", text, sizeof text))
@@ -128,5 +172,7 @@ int main(int argc, char **argv) {
     swap_current = strtoull(text, NULL, 10);
     wl_metric("memcg_swap_mib", (double)swap_current / (1024.0 * 1024.0), "MiB");
   }
+  munmap(region, size);
+  leave_own_cgroup();
   return WL_EXIT_OK;
 }
