@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace foliolab::collect {
@@ -87,10 +88,15 @@ struct RunRecords {
   std::vector<RunError> errors;  // agent errors and channel errors (malformed, over-long lines)
   std::vector<StepRecords> steps;
   bool done = false;
-  std::int64_t malformed_lines = 0;
+  std::int64_t malformed_lines = 0;  // lines dropped: over-long, invalid, off-schema, over budget
+  std::int64_t errors_omitted = 0;   // errors counted but not stored (errors is capped)
 };
 
 const char* to_string(StepStatus status);
 const char* to_string(SamplePhase phase);
+// The protocol's spelling ("integrity-failed", "during"); nullopt for anything else.
+// "unfinished" is the host's own state, never a valid step-end status.
+std::optional<StepStatus> step_status_from_string(std::string_view text);
+std::optional<SamplePhase> sample_phase_from_string(std::string_view text);
 
 }  // namespace foliolab::collect
