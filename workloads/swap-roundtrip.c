@@ -182,9 +182,12 @@ int main(int argc, char **argv) {
     }
 
     struct wl_touch_stats st = {.lat = measured ? &lat : NULL};
+    uint64_t collapsed0 = 0, collapsed1 = 0;
+    wl_khugepaged("pages_collapsed", &collapsed0);
     uint64_t t0 = wl_now_ns();
     wl_touch_pages(order, r.npages, &st);
     uint64_t in_ns = wl_now_ns() - t0;
+    wl_khugepaged("pages_collapsed", &collapsed1);
     if (measured) {
       wl_metric("swapin_mib_s", mib / ((double)st.busy_ns / 1e9), "MiB/s");
       wl_metric("swapin_pass_ms", (double)in_ns / 1e6, "ms");
@@ -192,6 +195,11 @@ int main(int argc, char **argv) {
       wl_metric("swapin_faulted_fraction", (double)st.faulted_pages / (double)r.npages, "ratio");
       wl_metric("swapin_major_faults", (double)st.major, "count");
       wl_metric("refaults", (double)st.refaults, "count");
+      /* khugepaged collapsing during the read would be measured as swap-in: make it visible. */
+      wl_metric("khugepaged_collapsed_during_swapin", (double)(collapsed1 - collapsed0), "count");
+      if (collapsed1 != collapsed0)
+        wl_note("warning: khugepaged collapsed %" PRIu64 " PMD ranges during the swap-in (keep "
+                "scan_sleep_millisecs long for this workload)", collapsed1 - collapsed0);
       census_metrics(&r, "after");
     }
     verify_all(&r, &pat, gen, "after swap-in");
