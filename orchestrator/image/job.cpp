@@ -111,6 +111,57 @@ std::string thp_size_dir_name(const std::string& size) {
   return fmt::format("{}kB", *kb);
 }
 
+void apply_setting(config::GuestSettings& guest, const std::string& name, const std::string& value) {
+  auto size_value = [&]() {
+    auto bytes = common::parse_size(value);
+    if (!bytes) throw UsageError(fmt::format("setting {}={}: expected a size such as 512M or 1G", name, value));
+    return *bytes;
+  };
+  auto after = [&](std::string_view prefix) { return name.substr(prefix.size()); };
+  if (name.starts_with("thp.sizes.")) {
+    guest.thp_sizes[thp_size_dir_name(after("thp.sizes."))] = {value};
+  } else if (name.starts_with("thp.hugepages-") && name.ends_with(".enabled")) {
+    std::string size = name.substr(14, name.size() - 14 - 8);
+    guest.thp_sizes[thp_size_dir_name(size)] = {value};
+  } else if (name.starts_with("thp.") && known(kThpKnobs, after("thp."))) {
+    guest.thp[after("thp.")] = {value};
+  } else if (name.starts_with("khugepaged.") && known(kKhugepagedKnobs, after("khugepaged."))) {
+    guest.khugepaged[after("khugepaged.")] = {value};
+  } else if (name.starts_with("sysctl.") && name.size() > 7) {
+    sysctl_path(after("sysctl."), {});  // validates the name
+    guest.sysctl[after("sysctl.")] = {value};
+  } else if (name == "zswap" || name == "zswap.enabled") {
+    if (value == "on" || value == "true" || value == "Y" || value == "1") guest.zswap = true;
+    else if (value == "off" || value == "false" || value == "N" || value == "0") guest.zswap = false;
+    else throw UsageError(fmt::format("setting {}={}: expected on or off", name, value));
+  } else if (name == "swap.zram") {
+    guest.swap.zram_bytes = size_value();
+  } else if (name == "swap.zram_algorithm") {
+    guest.swap.zram_algorithm = value;
+  } else if (name == "swap.disk") {
+    guest.swap.disk_bytes = size_value();
+  } else if (name == "trace") {
+    parse_trace_event(value);  // validates
+    guest.trace.push_back(value);
+  } else if (name == "sample_ms") {
+    int ms = 0;
+    try {
+      size_t used = 0;
+      ms = std::stoi(value, &used);
+      if (used != value.size()) ms = 0;
+    } catch (const std::exception&) {
+      ms = 0;
+    }
+    if (ms < 10 || ms > 60000) throw UsageError(fmt::format("setting sample_ms={}: expected 10..60000", value));
+    guest.sample_ms = ms;
+  } else {
+    throw UsageError(fmt::format(
+        "setting '{}': unknown (known: thp.<{}>, thp.hugepages-<N>kB.enabled, khugepaged.<{}>, sysctl.<name>, "
+        "zswap, swap.zram, swap.zram_algorithm, swap.disk, trace, sample_ms)",
+        name, listing(kThpKnobs), listing(kKhugepagedKnobs)));
+  }
+}
+
 std::vector<KnobSetting> knob_settings(const config::GuestSettings& guest) {
   std::vector<KnobSetting> out;
   const auto& where = guest.where;
@@ -179,6 +230,22 @@ TraceEvent parse_trace_event(const std::string& text) {
       if (d.event == ev.event) ev.field = std::string(d.field);
   }
   return ev;
+}
+
+JobStep job_step(const catalog::Catalog& catalog, const config::WorkloadEntry& entry) {
+  std::string where = entry.where.file.empty() ? std::string("workload '" + entry.name + "'") : entry.where.str();
+  const auto& spec = catalog.require(entry.workload, where);
+  auto resolved = catalog::resolve(spec, entry.params, where);
+  JobStep step;
+  step.name = entry.name;
+  step.workload = spec.name;
+  step.argv = resolved.argv;
+  std::int64_t deadline_ms = entry.deadline_ms ? *entry.deadline_ms : spec.deadline_ms;
+  if (deadline_ms <= 0) throw UsageError(fmt::format("{}: workload {} has no deadline", where, spec.name));
+  step.deadline_s = (deadline_ms + 999) / 1000;
+  step.memcg = memcg_files(entry);
+  step.trace = spec.trace;
+  return step;
 }
 
 std::map<std::string, std::string> memcg_files(const config::WorkloadEntry& entry) {

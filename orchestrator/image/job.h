@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/catalog.h"
 #include "config/suite.h"
 
 namespace foliolab::image {
@@ -29,6 +30,13 @@ struct KnobSetting {
 // Throws common::UsageError naming the knob (and the suite location) for a knob it does not
 // know or a name that could escape its directory.
 std::vector<KnobSetting> knob_settings(const config::GuestSettings& guest);
+
+// Sets one guest setting given as "name=value" on a command line, by the names job.json uses:
+// thp.<knob>, thp.hugepages-<N>kB.enabled (or thp.sizes.<size>), khugepaged.<knob>,
+// sysctl.<name>, zswap (on|off), swap.zram / swap.disk (sizes), swap.zram_algorithm,
+// trace (an event, may repeat), sample_ms. Replaces earlier values of the same knob.
+// Throws UsageError for an unknown name or a malformed value.
+void apply_setting(config::GuestSettings& guest, const std::string& name, const std::string& value);
 
 // "64kB", "64K", "2M", "2048kB" -> "64kB" / "2048kB" (the hugepages-<N>kB directory name).
 std::string thp_size_dir_name(const std::string& size);
@@ -61,6 +69,12 @@ struct Job {
   config::GuestSettings guest;  // one value per knob
   std::vector<JobStep> steps;
 };
+
+// The step a suite's workload entry runs: argv from catalog::resolve (parameters validated and
+// canonical), the entry's deadline or else the descriptor's (whole seconds, rounded up), memcg
+// files, the descriptor's tracepoints. Throws UsageError (unknown workload, bad parameter)
+// starting with the entry's location.
+JobStep job_step(const catalog::Catalog& catalog, const config::WorkloadEntry& entry);
 
 // memcg files for a step: memory.max from the suite's memcg.max, swap unlimited.
 std::map<std::string, std::string> memcg_files(const config::WorkloadEntry& entry);

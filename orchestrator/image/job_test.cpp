@@ -247,3 +247,94 @@ TEST(JobJson, SameInputsSameText) {
 
 }  // namespace
 }  // namespace foliolab::image
+
+namespace foliolab::image {
+namespace {
+
+TEST(ApplySetting, CommandLineNamesReachTheSameKnobs) {
+  config::GuestSettings g;
+  apply_setting(g, "thp.enabled", "always");
+  apply_setting(g, "thp.hugepages-64kB.enabled", "inherit");
+  apply_setting(g, "thp.sizes.16K", "always");
+  apply_setting(g, "khugepaged.max_ptes_none", "600");
+  apply_setting(g, "sysctl.vm.swappiness", "100");
+  apply_setting(g, "swap.zram", "512M");
+  apply_setting(g, "swap.disk", "1G");
+  apply_setting(g, "zswap", "off");
+  apply_setting(g, "trace", "huge_memory/mm_collapse_huge_page");
+  apply_setting(g, "sample_ms", "100");
+  auto s = knob_settings(g);
+  EXPECT_EQ(find(s, "thp.enabled")->value, "always");
+  EXPECT_EQ(find(s, "thp.hugepages-64kB.enabled")->value, "inherit");
+  EXPECT_EQ(find(s, "thp.hugepages-16kB.enabled")->value, "always");
+  EXPECT_EQ(find(s, "khugepaged.max_ptes_none")->value, "600");
+  EXPECT_EQ(find(s, "sysctl.vm.swappiness")->value, "100");
+  EXPECT_EQ(g.swap.zram_bytes, 512ull << 20);
+  EXPECT_EQ(g.swap.disk_bytes, 1ull << 30);
+  EXPECT_FALSE(g.zswap);
+  EXPECT_EQ(g.trace.size(), 1u);
+  EXPECT_EQ(g.sample_ms, 100);
+  apply_setting(g, "thp.enabled", "never");  // replaces
+  EXPECT_EQ(find(knob_settings(g), "thp.enabled")->value, "never");
+}
+
+TEST(ApplySetting, UnknownOrMalformedIsAUsageError) {
+  config::GuestSettings g;
+  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"thp.bogus", "1"}, {"khugepaged.pages_collapsed", "1"}, {"sysctl.", "1"}, {"sysctl.../x", "1"},
+           {"swap.zram", "lots"}, {"zswap", "maybe"}, {"trace", "nonsense"}, {"sample_ms", "1"},
+           {"thp.sizes.huge", "always"}, {"memory", "2G"}}) {
+    EXPECT_THROW(apply_setting(g, name, value), common::UsageError) << name << "=" << value;
+  }
+}
+
+}  // namespace
+}  // namespace foliolab::image
+
+namespace foliolab::image {
+namespace {
+
+catalog::Catalog test_catalog() {
+  catalog::WorkloadSpec spec;
+  spec.name = "khugepaged-collapse";
+  spec.deadline_ms = 90'500;
+  spec.trace = {"huge_memory/mm_khugepaged_scan_pmd"};
+  catalog::ParamSpec size;
+  size.name = "size";
+  size.type = catalog::ParamType::kSize;
+  size.default_value = "67108864";
+  spec.params.push_back(size);
+  return catalog::Catalog::from_specs({spec});
+}
+
+TEST(JobStep, ArgvFromTheCatalogDeadlineRoundedUpMemcgAndTrace) {
+  config::WorkloadEntry entry;
+  entry.name = "collapse-small";
+  entry.workload = "khugepaged-collapse";
+  entry.params = {{"size", "2M"}};
+  entry.memcg_max = 128ull << 20;
+  auto step = job_step(test_catalog(), entry);
+  EXPECT_EQ(step.name, "collapse-small");
+  EXPECT_EQ(step.workload, "khugepaged-collapse");
+  ASSERT_EQ(step.argv.size(), 2u);
+  EXPECT_EQ(step.argv[0], "/workloads/khugepaged-collapse");
+  EXPECT_EQ(step.argv[1], "--size=2097152");  // canonical bytes
+  EXPECT_EQ(step.deadline_s, 91);
+  EXPECT_EQ(step.memcg.at("memory.max"), "134217728");
+  EXPECT_EQ(step.trace, std::vector<std::string>{"huge_memory/mm_khugepaged_scan_pmd"});
+  entry.deadline_ms = 5'000;
+  EXPECT_EQ(job_step(test_catalog(), entry).deadline_s, 5);
+}
+
+TEST(JobStep, UnknownWorkloadOrParameterIsAUsageError) {
+  config::WorkloadEntry entry;
+  entry.name = "x";
+  entry.workload = "no-such-workload";
+  EXPECT_THROW(job_step(test_catalog(), entry), common::UsageError);
+  entry.workload = "khugepaged-collapse";
+  entry.params = {{"colour", "blue"}};
+  EXPECT_THROW(job_step(test_catalog(), entry), common::UsageError);
+}
+
+}  // namespace
+}  // namespace foliolab::image

@@ -31,6 +31,9 @@ struct MachineProfile {
   std::string cpu_tcg;         // -cpu under TCG
   std::string cpu_kvm;         // -cpu under KVM
   std::string tcg_accel;       // -accel value under TCG
+  // One CPU per socket (-smp N,sockets=N): SeaBIOS lists only one CPU per socket in its MP
+  // table, the only CPU list an ACPI-less x86_64 kernel reads.
+  bool cpus_as_sockets = false;
   bool nodefaults = true;      // -nodefaults works (no default devices needed)
   std::string virtio_serial;   // device name of the virtio-serial controller
   std::string virtio_blk;      // device name of a virtio block device

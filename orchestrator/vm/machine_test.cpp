@@ -69,7 +69,8 @@ TEST(QemuArgv, X86_64IsQ35WithCpuMaxAndPciVirtio) {
   EXPECT_EQ(value_of(argv, "-kernel"), "/k/Image");
   EXPECT_EQ(value_of(argv, "-initrd"), "/run/initrd.cpio");
   EXPECT_EQ(value_of(argv, "-m"), "2048M");
-  EXPECT_EQ(value_of(argv, "-smp"), "2");
+  EXPECT_EQ(value_of(argv, "-smp"), "2,sockets=2");  // else the MP table lists one CPU
+  EXPECT_NE(cmdline.find("reboot=t"), std::string::npos);
 }
 
 TEST(QemuArgv, Arm64IsVirtGicV3WithoutSveAndMmioVirtio) {
@@ -83,6 +84,7 @@ TEST(QemuArgv, Arm64IsVirtGicV3WithoutSveAndMmioVirtio) {
   EXPECT_NE(cmdline.find("console=ttyAMA0"), std::string::npos);
   EXPECT_NE(cmdline.find("earlycon=pl011,0x9000000"), std::string::npos);
   EXPECT_NE(cmdline.find("panic=-1"), std::string::npos);
+  EXPECT_EQ(value_of(argv, "-smp"), "2");
 }
 
 TEST(QemuArgv, Riscv64IsVirtWithOpenSbiAndSbiEarlycon) {
