@@ -117,7 +117,7 @@ int main(int argc, char **argv) {
   const uint64_t wait_ns = wl_now_ns() - t0;
 
   struct wl_census census;
-  rc = wl_census(region, pages, &census);
+  rc = wl_census_range(region, pages, &census);
   if (rc) wl_fail("pagemap census: %s", strerror(-rc));
 
   wl_metric("ranges", (double)nranges, "count");

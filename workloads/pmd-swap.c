@@ -53,12 +53,12 @@ static char *swapped_thps(double *swapped_fraction, double *thp_fraction) {
   if (rc) wl_fail("MADV_HUGEPAGE: %s", strerror(-rc));
   wl_fill_pages(&g_pat, region, 0, g_pages, 1);
   struct wl_census c;
-  rc = wl_census(region, g_pages, &c);
+  rc = wl_census_range(region, g_pages, &c);
   if (rc) wl_fail("pagemap census: %s", strerror(-rc));
   *thp_fraction = (double)c.by_order[wl_ilog2(g_pmd / g_ps)] / (double)g_pages;
   rc = wl_madvise(region, g_pages * g_ps, MADV_PAGEOUT);
   if (rc) wl_fail("MADV_PAGEOUT: %s", strerror(-rc));
-  rc = wl_census(region, g_pages, &c);
+  rc = wl_census_range(region, g_pages, &c);
   if (rc) wl_fail("pagemap census: %s", strerror(-rc));
   *swapped_fraction = (double)c.nonpresent / (double)g_pages;
   if (c.nonpresent == 0) wl_fail("MADV_PAGEOUT swapped out none of %zu pages", g_pages);
@@ -67,7 +67,7 @@ static char *swapped_thps(double *swapped_fraction, double *thp_fraction) {
 
 static double pmd_fraction(const char *region, size_t pages) {
   struct wl_census c;
-  int rc = wl_census(region, pages, &c);
+  int rc = wl_census_range(region, pages, &c);
   if (rc) wl_fail("pagemap census: %s", strerror(-rc));
   return (double)c.by_order[wl_ilog2(g_pmd / g_ps)] / (double)pages;
 }
@@ -280,7 +280,7 @@ static void op_swapoff(void) {
             strerror(e));
   }
   struct wl_census c;
-  int rc = wl_census(region, g_pages, &c);
+  int rc = wl_census_range(region, g_pages, &c);
   if (rc) wl_fail("pagemap census: %s", strerror(-rc));
   if (c.nonpresent) wl_integrity("op swapoff: %zu pages still not present after swapoff", c.nonpresent);
   verify("swapoff", "after swapoff", region, 0, g_pages, NULL, 1);

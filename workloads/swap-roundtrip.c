@@ -46,7 +46,7 @@ static void census_metrics(const struct wl_folio_region *r, const char *when) {
   struct wl_census total = {0};
   for (size_t i = 0; i < r->nfolios; ++i) {
     struct wl_census c;
-    int rc = wl_census(wl_folio_at(r, i), r->folio_pages, &c);
+    int rc = wl_census_range(wl_folio_at(r, i), r->folio_pages, &c);
     if (rc) wl_fail("pagemap census: %s", strerror(-rc));
     total.pages += c.pages;
     total.present += c.present;

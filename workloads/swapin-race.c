@@ -134,7 +134,7 @@ int main(int argc, char **argv) {
     }
     struct wl_census c, total = {0};
     for (size_t f = 0; f < r.nfolios; ++f) {
-      if (wl_census(wl_folio_at(&r, f), r.folio_pages, &c)) wl_fail("pagemap census failed");
+      if (wl_census_range(wl_folio_at(&r, f), r.folio_pages, &c)) wl_fail("pagemap census failed");
       total.nonpresent += c.nonpresent;
     }
     if (total.nonpresent == 0) wl_fail("MADV_PAGEOUT swapped out none of %zu pages", r.npages);
@@ -181,7 +181,7 @@ int main(int argc, char **argv) {
     for (size_t f = 0; f < r.nfolios; ++f) {
       size_t mapped = child_unmaps ? r.folio_pages
                                    : r.folio_pages - (size_t)(p_unmap_fraction * (double)r.folio_pages);
-      if (wl_census(wl_folio_at(&r, f), mapped, &c)) wl_fail("pagemap census failed");
+      if (wl_census_range(wl_folio_at(&r, f), mapped, &c)) wl_fail("pagemap census failed");
       after.pages += c.pages;
       after.large += c.large;
     }

@@ -56,7 +56,7 @@ static void run_size(uint64_t size_bytes, uint64_t pmd, const struct wl_pattern 
   struct wl_census total = {0};
   for (size_t i = 0; i < nchunks; ++i) {
     struct wl_census c;
-    int rc = wl_census(wl_chunk(&region, i), chunk_pages, &c);
+    int rc = wl_census_range(wl_chunk(&region, i), chunk_pages, &c);
     if (rc) wl_fail("pagemap census: %s", strerror(-rc));
     total.pages += c.pages;
     total.present += c.present;

@@ -157,7 +157,7 @@ int wl_page_orders(const void *addr, size_t npages, int8_t *orders) {
   return 0;
 }
 
-int wl_census(const void *addr, size_t npages, struct wl_census *c) {
+int wl_census_range(const void *addr, size_t npages, struct wl_census *c) {
   memset(c, 0, sizeof *c);
   int rc = open_files();
   if (rc) return rc;

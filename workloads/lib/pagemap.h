@@ -45,7 +45,7 @@ struct wl_census {
 };
 
 /* Census of [addr, addr + npages pages). 0 or -errno. */
-int wl_census(const void *addr, size_t npages, struct wl_census *c);
+int wl_census_range(const void *addr, size_t npages, struct wl_census *c);
 
 /* How many of nranges consecutive ranges of range_bytes (a folio size, e.g. the PMD size)
  * starting at base are mapped, from their first page, by one folio of exactly that size;

@@ -1,0 +1,171 @@
+// Oracle tests for the guest workloads: each boots a real guest with `foliolab boot --json`
+// (the binary in FOLIOLAB_BIN, the kernel in FOLIOLAB_TEST_KERNEL_<ARCH>) and asserts on what
+// the guest reported: the workload's own metrics (wl.*), the agent's vmstat / mTHP counter
+// deltas and the tracepoint histogram of the step. A missing kernel is a failure, not a skip:
+// these tests are the evidence that the workloads measure what they claim.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/process.h"
+
+namespace {
+
+using nlohmann::json;
+
+struct Boot {
+  json doc;      // the whole --json document
+  json metrics;  // metrics of the one step
+  std::string outcome;
+  std::string reason;
+  std::string log;  // what to print when an assertion fails
+};
+
+std::string env_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// Boots `arch` with one workload; fails the test (returns false) when the run could not be
+// made or its output is not the expected JSON.
+bool boot(const std::string& arch, const std::string& workload, const std::vector<std::string>& params,
+          const std::vector<std::string>& settings, Boot& out, const std::vector<std::string>& extra = {}) {
+  std::string env_name = "FOLIOLAB_TEST_KERNEL_" + arch;
+  for (auto& c : env_name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string kernel = env_or_empty(env_name.c_str());
+  std::string bin = env_or_empty("FOLIOLAB_BIN");
+  EXPECT_FALSE(kernel.empty()) << env_name << " is not set: point it at a 6.12 " << arch
+                               << " kernel image (e.g. /work/kernels/" << arch << "/image)";
+  EXPECT_FALSE(bin.empty()) << "FOLIOLAB_BIN is not set (ctest sets it to the foliolab binary)";
+  if (kernel.empty() || bin.empty()) return false;
+  EXPECT_TRUE(std::filesystem::is_regular_file(kernel)) << env_name << "=" << kernel << ": no such file";
+
+  std::filesystem::path console =
+      std::filesystem::temp_directory_path() / fmt::format("oracle-{}-{}-{}.console", arch, workload, ::getpid());
+  std::vector<std::string> argv = {bin, "boot", "--arch", arch, "--kernel", kernel, "--json",
+                                   "--console", console.string(), "--workload", workload};
+  for (const auto& p : params) argv.insert(argv.end(), {"--param", p});
+  for (const auto& s : settings) argv.insert(argv.end(), {"--setting", s});
+  argv.insert(argv.end(), extra.begin(), extra.end());
+
+  std::filesystem::path stdout_file = console.string() + ".json";
+  foliolab::common::ProcessOptions options;
+  options.stdout_file = stdout_file;
+  options.timeout = std::chrono::minutes(12);
+  auto result = foliolab::common::run_process(argv, options);
+  std::string text;
+  if (std::FILE* f = std::fopen(stdout_file.c_str(), "r")) {
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fclose(f);
+  }
+  out.log = fmt::format("{}\n{}\nstderr:\n{}\nconsole: {}", foliolab::common::render_argv(argv), text,
+                        result.output, console.string());
+  if (result.timed_out || result.signal != 0) {
+    ADD_FAILURE() << "foliolab boot " << result.describe() << "\n" << out.log;
+    return false;
+  }
+  try {
+    out.doc = json::parse(text);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "foliolab boot printed no JSON (" << e.what() << ")\n" << out.log;
+    return false;
+  }
+  out.outcome = out.doc.value("outcome", "");
+  out.reason = out.doc.value("reason", "");
+  if (out.doc.contains("metrics") && out.doc["metrics"].contains(workload)) out.metrics = out.doc["metrics"][workload];
+  return true;
+}
+
+double metric(const Boot& b, const std::string& name) {
+  if (!b.metrics.is_object() || !b.metrics.contains(name) || !b.metrics[name].is_number()) {
+    ADD_FAILURE() << "metric " << name << " missing\n" << b.log;
+    return -1;
+  }
+  return b.metrics[name].get<double>();
+}
+
+// Settings every collapse oracle uses: khugepaged wakes every 100 ms, THP on madvise, the scan
+// status histogram collected.
+std::vector<std::string> collapse_settings(const std::string& max_ptes_none) {
+  return {"thp.enabled=madvise", "khugepaged.scan_sleep_millisecs=100", "khugepaged.alloc_sleep_millisecs=100",
+          "khugepaged.max_ptes_none=" + max_ptes_none, "trace=huge_memory/mm_khugepaged_scan_pmd"};
+}
+
+TEST(OracleX86_64, FullFillWithMaxPtesNone511Collapses) {
+  Boot b;
+  ASSERT_TRUE(boot("x86_64", "khugepaged-collapse", {"size=16777216", "fill=1.0"}, collapse_settings("511"), b));
+  ASSERT_EQ(b.outcome, "ok") << b.reason << "\n" << b.log;
+  EXPECT_GT(metric(b, "vmstat.thp_collapse_alloc"), 0) << b.log;
+  EXPECT_GE(metric(b, "wl.collapsed_fraction"), 0.95) << b.log;
+}
+
+TEST(OracleX86_64, HalfFillWithMaxPtesNone0DoesNotCollapse) {
+  Boot b;
+  ASSERT_TRUE(boot("x86_64", "khugepaged-collapse", {"size=16777216", "fill=0.5", "pattern=strided"},
+                   collapse_settings("0"), b));
+  ASSERT_EQ(b.outcome, "ok") << b.reason << "\n" << b.log;
+  EXPECT_EQ(metric(b, "wl.collapsed_fraction"), 0) << b.log;
+  EXPECT_EQ(metric(b, "vmstat.thp_collapse_alloc"), 0) << b.log;
+  EXPECT_GT(metric(b, "vmstat.thp_scan_exceed_none_pte"), 0) << b.log;
+  EXPECT_GE(metric(b, "wl.full_scans"), 2) << b.log;
+}
+
+TEST(OracleX86_64, SwapRoundtripOfPmdThpsSwapsOutWholeAndComesBackIntact) {
+  Boot b;
+  ASSERT_TRUE(boot("x86_64", "swap-roundtrip", {"size=33554432", "folio=2097152"},
+                   {"thp.enabled=madvise", "swap.zram=512M"}, b));
+  ASSERT_EQ(b.outcome, "ok") << b.reason << "\n" << b.log;  // ok: every page verified
+  EXPECT_GT(metric(b, "vmstat.thp_swpout"), 0) << b.log;
+  EXPECT_GT(metric(b, "vmstat.pswpin"), 0) << b.log;
+  EXPECT_GE(metric(b, "wl.swapped_fraction"), 0.9) << b.log;
+  EXPECT_GT(metric(b, "wl.whole_folio_swpout_fraction"), 0.5) << b.log;
+  // 6.12 has no PMD swap entries: a PMD THP comes back as small pages.
+  EXPECT_LT(metric(b, "wl.folio_fraction_after"), 0.5) << b.log;
+}
+
+TEST(OracleX86_64, SwapRoundtripOf64kMthpCountsPerSizeSwpout) {
+  Boot b;
+  ASSERT_TRUE(boot("x86_64", "swap-roundtrip", {"size=16777216", "folio=65536"},
+                   {"thp.enabled=madvise", "thp.sizes.64K=always", "swap.zram=512M"}, b));
+  ASSERT_EQ(b.outcome, "ok") << b.reason << "\n" << b.log;
+  EXPECT_GT(metric(b, "mthp.64kB.swpout"), 0) << b.log;
+  EXPECT_GT(metric(b, "vmstat.pswpin"), 0) << b.log;
+  EXPECT_GE(metric(b, "wl.folio_fraction_before"), 0.9) << b.log;
+}
+
+TEST(OracleX86_64, UffdWpMarkersShowInTheScanHistogram) {
+  Boot b;
+  ASSERT_TRUE(boot("x86_64", "collapse-nonpresent", {"marker=uffd-wp", "collapser=khugepaged"},
+                   collapse_settings("511"), b));
+  ASSERT_EQ(b.outcome, "ok") << b.reason << "\n" << b.log;
+  EXPECT_GT(metric(b, "wl.markers_installed"), 0) << b.log;
+  EXPECT_GT(metric(b, "trace.mm_khugepaged_scan_pmd.pte_uffd_wp"), 0) << b.log;
+  EXPECT_EQ(metric(b, "wl.collapsed_fraction"), 0) << b.log;
+}
+
+TEST(OracleX86_64, GuardMarkersAreASkipWithAReasonOn612) {
+  Boot b;
+  ASSERT_TRUE(boot("x86_64", "collapse-nonpresent", {"marker=guard", "collapser=madvise"}, {}, b));
+  EXPECT_EQ(b.outcome, "skipped") << b.log;
+  EXPECT_NE(b.reason.find("MADV_GUARD_INSTALL"), std::string::npos) << b.reason << "\n" << b.log;
+}
+
+TEST(OracleX86_64, MemcgPressureSwaps) {
+  Boot b;
+  ASSERT_TRUE(boot("x86_64", "memcg-pressure", {"memory_max=67108864", "passes=2"},
+                   {"thp.enabled=madvise", "swap.zram=512M"}, b));
+  ASSERT_EQ(b.outcome, "ok") << b.reason << "\n" << b.log;
+  EXPECT_GT(metric(b, "vmstat.pswpout"), 0) << b.log;
+  EXPECT_GT(metric(b, "vmstat.pswpin"), 0) << b.log;
+  EXPECT_GT(metric(b, "wl.major_faults"), 0) << b.log;
+  EXPECT_GT(metric(b, "wl.memcg_max_events"), 0) << b.log;
+}
+
+}  // namespace
