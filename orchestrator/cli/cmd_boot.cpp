@@ -256,6 +256,19 @@ int run_boot(const BootArgs& args, const GlobalOptions& global) {
   out["metrics"] = step_metrics;
   out["hello"] = result.records.hello ? hello_json(*result.records.hello) : nlohmann::json(nullptr);
   out["errors"] = errors;
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& step : result.records.steps) {
+    steps.push_back({{"name", step.name},
+                     {"workload", step.workload},
+                     {"status", collect::to_string(step.status)},
+                     {"exit_code", step.exit_code ? nlohmann::json(*step.exit_code) : nlohmann::json(nullptr)},
+                     {"signal", step.signal ? nlohmann::json(*step.signal) : nlohmann::json(nullptr)},
+                     {"reason", step.reason},
+                     {"seconds", step.seconds}});
+  }
+  out["steps"] = steps;
+  out["done"] = result.records.done;
+  out["malformed_lines"] = result.records.malformed_lines;
   out["oom_kills"] = result.oom_kills;
   out["end"] = {{"reason", vm::to_string(run.end)}, {"detail", run.end_detail}};
   out["machine"] = {{"profile", run.machine_profile}, {"accel", run.accel}, {"qemu", run.emulator_version}};
