@@ -42,7 +42,8 @@ static int whole_swpout(uint64_t folio, uint64_t pmd, uint64_t *value) {
   return wl_mthp_stat(folio >> 10, "swpout", value);
 }
 
-static void census_metrics(const struct wl_folio_region *r, const char *when) {
+/* Reports the census of the region; returns the fraction of pages in large folios. */
+static double census_metrics(const struct wl_folio_region *r, const char *when) {
   struct wl_census total = {0};
   for (size_t i = 0; i < r->nfolios; ++i) {
     struct wl_census c;
@@ -66,6 +67,20 @@ static void census_metrics(const struct wl_folio_region *r, const char *when) {
   orders[n] = 0;
   wl_note("%s: present %zu of %zu pages, by folio order:%s", when, total.present, total.pages,
           n ? orders : " none");
+  return (double)total.large / (double)total.pages;
+}
+
+/* Why a large folio came back as small pages, where the workload can tell. */
+static void explain_small_swapin(const struct wl_folio_region *r, uint64_t pmd) {
+  if (r->folio == pmd) {
+    wl_note("PMD THPs come back as small pages on kernels without PMD swap entries");
+    return;
+  }
+  char text[16];
+  if (wl_read_text("/sys/module/zswap/parameters/enabled", text, sizeof text) == 0)
+    wl_note("no %zukB folio came back whole: on 6.12 mTHP swap-in falls back to order 0 once "
+            "zswap was ever initialised (even by writing N to zswap/enabled at run time), and "
+            "for swap entries shared with another process", r->folio >> 10);
 }
 
 static void verify_all(const struct wl_folio_region *r, const struct wl_pattern *pat, unsigned gen,
@@ -200,7 +215,7 @@ int main(int argc, char **argv) {
       if (collapsed1 != collapsed0)
         wl_note("warning: khugepaged collapsed %" PRIu64 " PMD ranges during the swap-in (keep "
                 "scan_sleep_millisecs long for this workload)", collapsed1 - collapsed0);
-      census_metrics(&r, "after");
+      if (census_metrics(&r, "after") == 0 && !small) explain_small_swapin(&r, pmd);
     }
     verify_all(&r, &pat, gen, "after swap-in");
     ++gen;
