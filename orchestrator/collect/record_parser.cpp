@@ -409,7 +409,8 @@ std::string RecordParser::apply(std::string_view line, std::string& type, std::s
     s.name = step;
     s.workload = r.nonempty_string("workload");
     s.argv = r.string_array("argv");
-    s.deadline_s = r.integer("deadline_s");
+    // The agent writes seconds with a fraction ("60.000"): accept any number, keep whole seconds.
+    s.deadline_s = static_cast<std::int64_t>(r.number("deadline_s"));
     if (!r.ok()) return r.problem();
     if (find_step(step)) return fmt::format("step {} began twice", quote_name(step));
     if (!admit(s.argv.size())) return over_budget;
