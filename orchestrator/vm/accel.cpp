@@ -49,9 +49,9 @@ AccelChoice decide(config::Arch arch) {
   // Only x86_64 hosts have a probe program; elsewhere KVM is not assumed to work.
   if (arch != config::Arch::kX86_64) return {Accel::kTcg, "no KVM probe for this host arch"};
   const auto& profile = profile_for(arch);
-  if (probe_guest_runs("kvm", profile.cpu_kvm, kProbeDeadline)) return {Accel::kKvm, "KVM probe guest ran"};
-  return {Accel::kTcg, fmt::format("/dev/kvm opens but a KVM probe guest did not finish within {} s",
-                                   kProbeDeadline.count())};
+  auto probe = probe_guest("kvm", profile.cpu_kvm, kProbeDeadline);
+  if (probe.ran) return {Accel::kKvm, "a KVM probe guest ran"};
+  return {Accel::kTcg, "/dev/kvm opens but a KVM probe guest did not run: " + probe.detail};
 }
 
 }  // namespace
@@ -76,9 +76,9 @@ std::string probe_image() {
   return img;
 }
 
-bool probe_guest_runs(const std::string& accel, const std::string& cpu, std::chrono::milliseconds deadline) {
+ProbeOutcome probe_guest(const std::string& accel, const std::string& cpu, std::chrono::milliseconds deadline) {
   const auto& profile = profile_for(config::Arch::kX86_64);
-  if (!common::find_executable(profile.qemu_binary)) return false;
+  if (!common::find_executable(profile.qemu_binary)) return {false, profile.qemu_binary + " not found"};
   common::TemporaryDirectory dir(std::filesystem::temp_directory_path(), "foliolab-probe");
   auto image = dir.path() / "probe.bin";
   common::write_file_atomic(image, probe_image());
@@ -89,10 +89,13 @@ bool probe_guest_runs(const std::string& accel, const std::string& cpu, std::chr
   common::ProcessOptions options;
   options.timeout = deadline;
   auto result = common::run_process(argv, options);
-  bool ran = !result.timed_out && result.signal == 0 && result.exit_code == ((kProbeExitValue << 1) | 1);
-  spdlog::debug("accelerator probe ({}): {}{}", accel, result.describe(),
-                result.output.empty() ? "" : ": " + result.output.substr(0, 400));
-  return ran;
+  ProbeOutcome outcome;
+  outcome.ran = !result.timed_out && result.signal == 0 && result.exit_code == ((kProbeExitValue << 1) | 1);
+  std::string message = result.output.substr(0, result.output.find('\n'));
+  outcome.detail = result.timed_out ? fmt::format("no result within {} ms", deadline.count())
+                                    : result.describe() + (message.empty() ? "" : " (" + message.substr(0, 200) + ")");
+  spdlog::debug("accelerator probe ({}): {}", accel, outcome.detail);
+  return outcome;
 }
 
 AccelChoice choose_accel(config::Arch arch) {

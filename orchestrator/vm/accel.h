@@ -21,9 +21,14 @@ struct AccelChoice {
 // logged once. FOLIOLAB_ACCEL=tcg|kvm|auto (default auto) overrides the probe.
 AccelChoice choose_accel(config::Arch arch);
 
-// Runs the probe program under `accel` ("kvm" or "tcg", a QEMU -accel value) with `cpu`;
-// true when it ran to its end. Exposed for tests (under TCG it must always succeed).
-bool probe_guest_runs(const std::string& accel, const std::string& cpu, std::chrono::milliseconds deadline);
+struct ProbeOutcome {
+  bool ran = false;    // the program ran to its end
+  std::string detail;  // otherwise why not: "timed out after 3 s", "exit 134: ... MSR 0x10a ..."
+};
+
+// Runs the probe program under `accel` ("kvm" or "tcg", a QEMU -accel value) with `cpu`.
+// Exposed for tests (under TCG it must always run).
+ProbeOutcome probe_guest(const std::string& accel, const std::string& cpu, std::chrono::milliseconds deadline);
 
 // The probe program: a flat multiboot image (load address 1 MiB) whose code writes
 // kProbeExitValue to I/O port 0xf4 and halts.

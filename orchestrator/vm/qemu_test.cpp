@@ -191,7 +191,8 @@ TEST_F(QemuBackendTest, MissingQemuNamesTheDebianPackage) {
 
 TEST(AccelProbe, ProbeGuestRunsUnderTcg) {
   // The probe program itself must be right: under TCG it always runs to its end.
-  EXPECT_TRUE(probe_guest_runs("tcg", "max", std::chrono::seconds(30)));
+  auto probe = probe_guest("tcg", "max", std::chrono::seconds(30));
+  EXPECT_TRUE(probe.ran) << probe.detail;
 }
 
 TEST(AccelProbe, EnvironmentForcesTcg) {
