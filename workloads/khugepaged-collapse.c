@@ -107,8 +107,9 @@ int main(int argc, char **argv) {
       t_last = t;
     }
     ncollapsed = now_collapsed;
+    /* Always the full `scans`, even once every range is collapsed: a kernel that splits or
+     * re-scans a collapsed range would otherwise go unseen. */
     if (full_scans >= full_scans0 + (uint64_t)p_scans) break;
-    if ((size_t)ncollapsed == nranges) break; /* nothing left to collapse */
     if (t > (uint64_t)p_timeout_s * 1000000000ull) {
       timed_out = true;
       break;
