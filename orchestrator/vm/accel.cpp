@@ -10,10 +10,12 @@
 #include <fmt/format.h>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/errors.h"
 #include "common/fs.h"
+#include "common/hash.h"
 #include "common/process.h"
 
 namespace foliolab::vm {
@@ -35,6 +37,56 @@ std::optional<config::Arch> host_arch() {
   return std::nullopt;
 }
 
+// The probe's answer holds until the host reboots or QEMU changes, so it is also kept on disk
+// (<cache>/accel-probe/<key>.json): every `foliolab boot` is a new process and the probe costs
+// a few tenths of a second. The key: the host's boot id, the QEMU binary (path, size, mtime)
+// and the probed CPU model.
+std::optional<std::filesystem::path> probe_cache_file(const std::string& binary, const std::string& cpu) {
+  auto exe = common::find_executable(binary);
+  if (!exe) return std::nullopt;
+  std::error_code ec;
+  auto size = std::filesystem::file_size(*exe, ec);
+  if (ec) return std::nullopt;
+  auto mtime = std::filesystem::last_write_time(*exe, ec).time_since_epoch().count();
+  if (ec) return std::nullopt;
+  std::string boot_id;
+  try {
+    boot_id = common::read_file("/proc/sys/kernel/random/boot_id");
+  } catch (const common::InfraError&) {
+    return std::nullopt;
+  }
+  std::string key = common::Hasher()
+                        .field("boot_id", boot_id)
+                        .field("qemu", exe->string())
+                        .field("size", static_cast<std::int64_t>(size))
+                        .field("mtime", static_cast<std::int64_t>(mtime))
+                        .field("cpu", cpu)
+                        .hex();
+  return common::default_cache_dir() / "accel-probe" / (key + ".json");
+}
+
+ProbeOutcome cached_probe(const std::string& binary, const std::string& cpu) {
+  auto file = probe_cache_file(binary, cpu);
+  if (file) {
+    try {
+      auto doc = nlohmann::json::parse(common::read_file(*file));
+      return {doc.at("ran").get<bool>(), doc.at("detail").get<std::string>() + " (cached for this host boot)"};
+    } catch (const std::exception&) {
+      // absent or unreadable: probe again
+    }
+  }
+  auto outcome = probe_guest("kvm", cpu, kProbeDeadline);
+  if (file) {
+    try {
+      std::filesystem::create_directories(file->parent_path());
+      common::write_file_atomic(*file, nlohmann::json{{"ran", outcome.ran}, {"detail", outcome.detail}}.dump());
+    } catch (const std::exception& e) {
+      spdlog::debug("cannot keep the accelerator probe's answer: {}", e.what());
+    }
+  }
+  return outcome;
+}
+
 AccelChoice decide(config::Arch arch) {
   std::string forced = std::getenv("FOLIOLAB_ACCEL") ? std::getenv("FOLIOLAB_ACCEL") : "auto";
   if (forced == "tcg") return {Accel::kTcg, "FOLIOLAB_ACCEL=tcg"};
@@ -49,7 +101,7 @@ AccelChoice decide(config::Arch arch) {
   // Only x86_64 hosts have a probe program; elsewhere KVM is not assumed to work.
   if (arch != config::Arch::kX86_64) return {Accel::kTcg, "no KVM probe for this host arch"};
   const auto& profile = profile_for(arch);
-  auto probe = probe_guest("kvm", profile.cpu_kvm, kProbeDeadline);
+  auto probe = cached_probe(profile.qemu_binary, profile.cpu_kvm);
   if (probe.ran) return {Accel::kKvm, "a KVM probe guest ran"};
   return {Accel::kTcg, "/dev/kvm opens but a KVM probe guest did not run: " + probe.detail};
 }

@@ -17,8 +17,9 @@ struct AccelChoice {
   std::string why;  // "KVM probe guest did not finish within 3 s", "FOLIOLAB_ACCEL=tcg", ...
 };
 
-// The accelerator for guests of `arch` on this host, probed once per process and arch and
-// logged once. FOLIOLAB_ACCEL=tcg|kvm|auto (default auto) overrides the probe.
+// The accelerator for guests of `arch` on this host, decided once per process and arch and
+// logged once. The probe's answer is also kept in the cache folder until the host reboots or
+// QEMU changes. FOLIOLAB_ACCEL=tcg|kvm|auto (default auto) overrides the probe.
 AccelChoice choose_accel(config::Arch arch);
 
 struct ProbeOutcome {

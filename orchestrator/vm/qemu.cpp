@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/errors.h"
@@ -42,6 +43,24 @@ std::string whole_seconds(Milliseconds ms) { return fmt::format("{:.0f} s", stat
 
 void set_cloexec(int fd) { ::fcntl(fd, F_SETFD, FD_CLOEXEC); }
 
+// {"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": "Debian ..."}}}
+// -> "QEMU emulator version 7.2.22 (Debian ...)", as `qemu-system-* --version` says it.
+std::string version_from_greeting(const std::string& line) {
+  try {
+    auto doc = nlohmann::json::parse(line);
+    const auto& v = doc.at("QMP").at("version");
+    const auto& q = v.at("qemu");
+    std::string package = v.value("package", "");
+    while (!package.empty() && package.front() == ' ') package.erase(0, 1);
+    std::string out = fmt::format("QEMU emulator version {}.{}.{}", q.at("major").get<int>(), q.at("minor").get<int>(),
+                                  q.at("micro").get<int>());
+    if (!package.empty()) out += package.front() == '(' ? " " + package : " (" + package + ")";
+    return out;
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
 // One guest: owns the QEMU process, its pipes and sockets, and the event loop that drives them.
 class QemuSession {
  public:
@@ -62,7 +81,6 @@ class QemuSession {
   GuestRun run() {
     result_.accel = to_string(accel_);
     result_.machine_profile = profile_.name;
-    result_.emulator_version = emulator_version(profile_);
     result_.console_log = spec_.console_log;
 
     GuestEndpoints endpoints;
@@ -113,6 +131,8 @@ class QemuSession {
       console_file_ = nullptr;
     }
     if (!infra_error_.empty()) throw InfraError(infra_error_);
+    // Normally known from the QMP greeting; asking the binary costs another process.
+    if (result_.emulator_version.empty()) result_.emulator_version = emulator_version(profile_);
     return result_;
   }
 
@@ -277,6 +297,7 @@ class QemuSession {
     spdlog::trace("qmp: {}", line);
     if (!qmp_greeted_) {
       qmp_greeted_ = true;
+      result_.emulator_version = version_from_greeting(line);
       qmp_send(R"({"execute":"qmp_capabilities"})");
       if (quit_pending_) qmp_send(R"({"execute":"quit"})");
     }
