@@ -212,15 +212,14 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
       out << "<th>" << h(cmp.variants[v]) << "<br>mean ±stddev%</th>" << (v ? "<th>%change</th>" : "");
     out << "<th>values and 95% intervals</th></tr>\n";
     std::size_t hidden = 0;
-    std::vector<std::string> preferred;
+    std::vector<std::string> preferred, preferred_quiet;  // counters with a change first
     for (const auto& row : g.rows) {
       if (!row_shown(row, options)) {
         ++hidden;
         continue;
       }
       if (row.info.kind == metrics::Kind::kCounter && !row.name.starts_with("trace.")) {
-        if (row.has_change()) preferred.insert(preferred.begin(), row.name);
-        else preferred.push_back(row.name);
+        (row.has_change() ? preferred : preferred_quiet).push_back(row.name);
       }
       const double threshold = effective_threshold(row.info, cmp.rules);
       out << fmt::format("<tr class=\"{}\"><td class=\"name\" title=\"{}\">{}</td>", row.has_change() ? "change" : "quiet",
@@ -240,6 +239,7 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
       out << "<td>" << metric_chart(cmp, row) << "</td></tr>\n";
     }
     out << "</table>\n";
+    preferred.insert(preferred.end(), preferred_quiet.begin(), preferred_quiet.end());
     if (hidden > 0 || !g.all_zero.empty())
       out << fmt::format("<p>{} more metrics without a change (the JSON report has them); {} always 0.</p>\n", hidden,
                          g.all_zero.size());

@@ -4,10 +4,21 @@
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace foliolab::report {
 
 namespace {
+
+// Double precision throughout (Boost would otherwise promote to long double, several times
+// slower, for digits no report prints).
+using Policy = boost::math::policies::policy<boost::math::policies::promote_float<false>,
+                                             boost::math::policies::promote_double<false>>;
+using StudentsT = boost::math::students_t_distribution<double, Policy>;
+
+double quantile_two_sided(double df, double confidence) {
+  return boost::math::quantile(boost::math::complement(StudentsT(df), (1.0 - confidence) / 2.0));
+}
 
 struct Moments {
   double mean = 0;
@@ -35,8 +46,17 @@ Moments moments(std::span<const double> values, F transform) {
 
 double student_t_critical(double df, double confidence) {
   if (!(df > 0)) return std::numeric_limits<double>::infinity();
-  boost::math::students_t dist(df);
-  return boost::math::quantile(boost::math::complement(dist, (1.0 - confidence) / 2.0));
+  // Cells have integer n - 1 degrees of freedom, and a comparison asks for the same values
+  // again and again: remember those on a grid of tenths (per thread, for the usual 95%).
+  const double tenths = df * 10;
+  if (confidence == kConfidence && tenths == std::floor(tenths) && df <= 1024) {
+    thread_local std::vector<double> cache;
+    const auto i = static_cast<std::size_t>(tenths);
+    if (cache.size() <= i) cache.resize(i + 1, 0.0);
+    if (cache[i] == 0.0) cache[i] = quantile_two_sided(df, confidence);
+    return cache[i];
+  }
+  return quantile_two_sided(df, confidence);
 }
 
 Summary summarize(std::span<const double> values, bool harmonic, double confidence) {
@@ -90,8 +110,7 @@ std::optional<WelchResult> welch_t_test(const Summary& a, const Summary& b) {
   const double se2 = va + vb;
   r.t = diff / std::sqrt(se2);
   r.df = se2 * se2 / (va * va / (na - 1) + vb * vb / (nb - 1));
-  boost::math::students_t dist(r.df);
-  r.p = std::min(1.0, 2.0 * boost::math::cdf(boost::math::complement(dist, std::fabs(r.t))));
+  r.p = std::min(1.0, 2.0 * boost::math::cdf(boost::math::complement(StudentsT(r.df), std::fabs(r.t))));
   return r;
 }
 
@@ -104,7 +123,9 @@ std::optional<double> detectable_change_pct(const Summary& baseline, const Summa
   const double se2 = va + vb;
   if (se2 == 0) return 0.0;
   const double df = se2 * se2 / (va * va / (na - 1) + vb * vb / (nb - 1));
-  const double welch = student_t_critical(df, confidence) * std::sqrt(se2);
+  // df rounded down to a tenth: a slightly larger, never smaller, critical value, and one that
+  // the cache below can remember (a comparison asks for hundreds of thousands).
+  const double welch = student_t_critical(std::max(1.0, std::floor(df * 10) / 10), confidence) * std::sqrt(se2);
   // Two intervals stop overlapping when the means are further apart than both half-widths.
   const double separation = student_t_critical(na - 1, confidence) * std::sqrt(va) +
                             student_t_critical(nb - 1, confidence) * std::sqrt(vb);

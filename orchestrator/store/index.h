@@ -7,9 +7,9 @@
 // Tables (docs/report-json.md lists them for people who query the file):
 //   runs(id, job_key UNIQUE, suite, baseline, variant, artifact_key, release, arch, ...)
 //   metric_names(id, name UNIQUE)
-//   metrics(run_id, metric_id, value)          -- WITHOUT ROWID, primary key (run_id, metric_id)
+//   run_values(run_id, data BLOB)   -- per metric: uint32 metric id, float64 value (12 bytes,
+//                                      little-endian), so compare reads every value in one scan
 //   metric_info(name, unit, kind, direction, threshold, rate)   -- from manifests (wl.*)
-//   view run_metrics(job_key, name, value)
 #include <sqlite3.h>
 
 #include <cstdint>
@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,8 +60,10 @@ class Index {
   void upsert(const RunManifest& manifest, const FileStamp& stamp);
   void remove(const std::string& job_key);
   // Replaces the whole content in one transaction (readers see old or new, never a mix).
-  // Runs are inserted in job_key order so that the same folders give the same index.
-  void rebuild(std::vector<std::pair<RunManifest, FileStamp>> runs);
+  // `load` is called once per key, in job_key order (so that the same folders give the same
+  // index), and may answer nullopt to leave a run out; manifests are never all in memory.
+  using RunLoader = std::function<std::optional<std::pair<RunManifest, FileStamp>>(const std::string& job_key)>;
+  void rebuild(const std::vector<std::string>& job_keys, const RunLoader& load);
   // Applies several upserts and removals in one transaction.
   void update(const std::vector<std::pair<RunManifest, FileStamp>>& upserts, const std::vector<std::string>& removals);
 

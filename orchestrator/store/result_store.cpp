@@ -251,22 +251,23 @@ IndexReport ResultStore::reindex() {
   IndexReport report;
   report.incomplete = found.incomplete;
   report.invalid = found.invalid;
-  std::vector<std::pair<RunManifest, FileStamp>> runs;
-  runs.reserve(found.complete.size());
-  for (const auto& [key, stamp] : found.complete) {
+  std::vector<std::string> keys;
+  keys.reserve(found.complete.size());
+  for (const auto& [key, stamp] : found.complete) keys.push_back(key);
+  index().rebuild(keys, [&](const std::string& key) -> std::optional<std::pair<RunManifest, FileStamp>> {
     try {
       RunManifest manifest = parse_manifest_file(run_dir(key) / "manifest.json");
       if (manifest.job_key != key)
         throw common::UsageError(fmt::format("manifest names job {}, folder is {}", manifest.job_key, key));
-      runs.emplace_back(std::move(manifest), stamp);
       ++report.parsed;
+      ++report.runs;
+      return std::make_pair(std::move(manifest), found.complete.at(key));
     } catch (const std::exception& e) {
       spdlog::warn("{}: {}; run ignored", run_dir(key).string(), e.what());
       ++report.invalid;
+      return std::nullopt;
     }
-  }
-  report.runs = runs.size();
-  index().rebuild(std::move(runs));
+  });
   return report;
 }
 
