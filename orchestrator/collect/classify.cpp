@@ -32,7 +32,14 @@ std::string describe_failure(const StepRecords& step) {
   } else if (step.exit_code) {
     how = fmt::format("exit {}", *step.exit_code);
   }
-  if (!step.reason.empty()) how += (how.empty() ? "" : ": ") + one_line(step.reason);
+  if (!step.reason.empty()) {
+    const std::string reason = one_line(step.reason);
+    // The agent's own reasons often say the same ("killed by signal 9 (Killed)", "exit code 2").
+    const bool repeats = !how.empty() && (reason.find(how) != std::string::npos ||
+                                          (step.exit_code && reason.find(fmt::format("exit code {}", *step.exit_code)) !=
+                                                                 std::string::npos));
+    how = repeats || how.empty() ? reason : how + ": " + reason;
+  }
   return how.empty() ? "failed" : how;
 }
 
@@ -154,6 +161,7 @@ RunResult classify_run(RunRecords records, const ConsoleAnalyzer& console, const
     if (records.malformed_lines > 0) {
       reason += fmt::format("; {} malformed data-channel line{}", records.malformed_lines,
                             records.malformed_lines == 1 ? "" : "s");
+      if (const RunError* e = first_channel_error(records)) reason += " (first: " + one_line(e->message, 160) + ")";
     }
     return decide(Outcome::kBootFailed, std::move(reason));
   }

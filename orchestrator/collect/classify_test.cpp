@@ -104,6 +104,17 @@ TEST(Classify, NoHelloReasonSaysHowTheBootEnded) {
                       "WARNING at mm/khugepaged.c:1234 collapse_huge_page");
 }
 
+TEST(Classify, NoHelloWithMalformedLinesQuotesTheFirst) {
+  RunRecords r;
+  r.malformed_lines = 2;
+  r.errors.push_back({"channel", "schema", "line 1: field 'arch' has unknown value 'mips64': {...}"});
+  RunEnd end;
+  end.guest_exited = true;
+  EXPECT_EQ(classify_run(std::move(r), console_of(""), end).reason,
+            "the guest exited before the agent said hello; 2 malformed data-channel lines "
+            "(first: line 1: field 'arch' has unknown value 'mips64': {...})");
+}
+
 TEST(Classify, FatalReportIsKernelCrashEvenWhenTheRunTimedOutOrFinished) {
   RunEnd end = normal_end();
   end.silence_hit = true;
@@ -188,6 +199,20 @@ TEST(Classify, FailedStepReasonSaysHow) {
   killed.steps[0].signal = 11;
   EXPECT_EQ(classify_run(std::move(killed), console_of(""), normal_end()).reason,
             "step 'collapse-full' failed: killed by signal 11");
+
+  // The agent's generated reason already says how: not repeated.
+  RunRecords oom = good_run();
+  oom.steps[0].status = StepStatus::kFailed;
+  oom.steps[0].exit_code.reset();
+  oom.steps[0].signal = 9;
+  oom.steps[0].reason = "killed by signal 9 (Killed)";
+  EXPECT_EQ(classify_run(std::move(oom), console_of(""), normal_end()).reason,
+            "step 'collapse-full' failed: killed by signal 9 (Killed)");
+  RunRecords code = good_run();
+  code.steps[0].status = StepStatus::kFailed;
+  code.steps[0].exit_code = 2;
+  code.steps[0].reason = "exit code 2";
+  EXPECT_EQ(classify_run(std::move(code), console_of(""), normal_end()).reason, "step 'collapse-full' failed: exit code 2");
 }
 
 TEST(Classify, MalformedChannelLinesFailTheWorkload) {

@@ -409,8 +409,11 @@ std::string RecordParser::apply(std::string_view line, std::string& type, std::s
     s.name = step;
     s.workload = r.nonempty_string("workload");
     s.argv = r.string_array("argv");
-    // The agent writes seconds with a fraction ("60.000"): accept any number, keep whole seconds.
-    s.deadline_s = static_cast<std::int64_t>(r.number("deadline_s"));
+    // The agent writes seconds with a fraction ("60.000"): accept any number, keep whole
+    // seconds. Bounded first: converting an out-of-range double to an integer is undefined.
+    const double deadline = r.number("deadline_s");
+    if (r.ok() && (deadline < 0 || deadline > 1e9)) r.fail("field 'deadline_s' out of range");
+    s.deadline_s = r.ok() ? static_cast<std::int64_t>(std::llround(deadline)) : 0;
     if (!r.ok()) return r.problem();
     if (find_step(step)) return fmt::format("step {} began twice", quote_name(step));
     if (!admit(s.argv.size())) return over_budget;

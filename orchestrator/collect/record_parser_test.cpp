@@ -139,6 +139,22 @@ TEST(RecordParser, UnknownExtraFieldsAreIgnored) {
   EXPECT_EQ(parser.records().steps[0].metrics.size(), 1u);
 }
 
+TEST(RecordParser, DeadlineSecondsMayBeWrittenAsADecimal) {
+  // The agent writes every duration with three decimals.
+  auto parser = parse_all(
+      R"({"type":"step-begin","t":0.06,"step":"s","workload":"w","argv":["/workloads/w"],"deadline_s":120.000})"
+      "\n"
+      R"({"type":"step-begin","t":0.07,"step":"s2","workload":"w","argv":["/workloads/w"],"deadline_s":-1})"
+      "\n"
+      R"({"type":"step-begin","t":0.08,"step":"s3","workload":"w","argv":["/workloads/w"],"deadline_s":1e300})"
+      "\n");
+  ASSERT_EQ(parser.records().steps.size(), 1u);
+  EXPECT_EQ(parser.records().steps[0].deadline_s, 120);
+  EXPECT_EQ(parser.records().malformed_lines, 2);
+  EXPECT_NE(parser.records().errors.at(0).message.find("field 'deadline_s' out of range"), std::string::npos);
+  EXPECT_NE(parser.records().errors.at(1).message.find("field 'deadline_s' out of range"), std::string::npos);
+}
+
 TEST(RecordParser, RecordsStepEndWithSignalAndReason) {
   auto parser = parse_after_step(
       R"({"type":"step-end","t":9,"step":"collapse-full","status":"failed","exit_code":null,"signal":9,"reason":"killed after deadline","seconds":180.5})");
