@@ -52,7 +52,6 @@ char verdict_flag(const Cell& cell);         // 'R' 'I' 'C' '~' '?' '*' ' '
 
 void render_text(const Comparison& comparison, const RenderOptions& options, std::ostream& out);
 void render_markdown(const Comparison& comparison, const RenderOptions& options, std::ostream& out);
-nlohmann::json comparison_to_json(const Comparison& comparison, const RenderOptions& options);
 void render_json(const Comparison& comparison, const RenderOptions& options, std::ostream& out);
 void render_junit(const Comparison& comparison, const RenderOptions& options, std::ostream& out);
 void render_html(const Comparison& comparison, const RenderOptions& options, std::ostream& out);

@@ -2,7 +2,10 @@
 // row (rows that are 0 everywhere are listed by name in all_zero), every cell with its values.
 // Non-finite numbers become null. Guest text is cleaned of invalid UTF-8 and control
 // characters; JSON string escaping does the rest.
+#include <fmt/format.h>
+
 #include <cmath>
+#include <set>
 
 #include "common/errors.h"
 #include "report/escape.h"
@@ -14,151 +17,123 @@ namespace {
 
 using nlohmann::json;
 
-json number(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
-
-json optional_number(const std::optional<double>& value) { return value ? number(*value) : json(nullptr); }
-
-json string_map(const std::map<std::string, std::string>& map) {
-  json out = json::object();
-  for (const auto& [k, v] : map) out[clean_text(k, false, 256)] = clean_text(v, false, 4096);
-  return out;
+// The document is streamed: a comparison of 10,000 runs holds millions of values, and a
+// json tree of them would cost gigabytes. Strings go through nlohmann (escaping), numbers
+// through fmt (shortest round-trip form), non-finite numbers become null.
+std::string str(std::string_view text, std::size_t max = 4096) {
+  return json(clean_text(text, false, max)).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-json cell_json(const Cell& c, bool baseline) {
+std::string num(double value) { return std::isfinite(value) ? fmt::format("{}", value) : "null"; }
+std::string num(const std::optional<double>& value) { return value ? num(*value) : "null"; }
+
+std::string string_map(const std::map<std::string, std::string>& map) {
+  std::string out = "{";
+  for (const auto& [k, v] : map) out += fmt::format("{}{}:{}", out.size() > 1 ? "," : "", str(k, 256), str(v));
+  return out + "}";
+}
+
+void write_cell(std::ostream& out, const Cell& c, bool baseline) {
   const Summary& s = c.summary;
-  json out = {{"n", s.n}, {"verdict", to_string(c.verdict)}};
+  out << fmt::format("{{\"n\":{},\"verdict\":\"{}\"", s.n, to_string(c.verdict));
   if (s.n > 0) {
-    out["mean"] = number(s.mean);
-    out["mean_kind"] = s.harmonic ? "harmonic" : "arithmetic";
-    out["stddev"] = number(s.stddev);
-    out["cov_pct"] = number(s.cov * 100.0);
-    out["min"] = number(s.min);
-    out["max"] = number(s.max);
-    out["ci95"] = json::array({number(s.ci_low), number(s.ci_high)});
-    json values = json::array();
-    for (double v : c.values) values.push_back(number(v));
-    out["values"] = std::move(values);
+    out << fmt::format(",\"mean\":{},\"mean_kind\":\"{}\",\"stddev\":{},\"cov_pct\":{},\"min\":{},\"max\":{},"
+                       "\"ci95\":[{},{}],\"values\":[",
+                       num(s.mean), s.harmonic ? "harmonic" : "arithmetic", num(s.stddev), num(s.cov * 100.0),
+                       num(s.min), num(s.max), num(s.ci_low), num(s.ci_high));
+    for (std::size_t i = 0; i < c.values.size(); ++i) out << (i ? "," : "") << num(c.values[i]);
+    out << "]";
   }
   if (!baseline) {
-    out["change_pct"] = optional_number(c.change_pct);
-    out["difference"] = number(c.difference);
-    if (c.welch) {
-      out["welch"] = {{"t", number(c.welch->t)}, {"df", number(c.welch->df)}, {"p", number(c.welch->p)}};
-    } else {
-      out["welch"] = nullptr;
-    }
-    out["significant"] = c.significant;
-    out["ci_overlap"] = c.ci_overlap;
-    out["detectable_pct"] = optional_number(c.detectable_pct);
+    out << ",\"change_pct\":" << num(c.change_pct) << ",\"difference\":" << num(c.difference) << ",\"welch\":";
+    if (c.welch) out << fmt::format("{{\"t\":{},\"df\":{},\"p\":{}}}", num(c.welch->t), num(c.welch->df), num(c.welch->p));
+    else out << "null";
+    out << fmt::format(",\"significant\":{},\"ci_overlap\":{},\"detectable_pct\":{}", c.significant, c.ci_overlap,
+                       num(c.detectable_pct));
   }
-  return out;
+  out << "}";
 }
 
 }  // namespace
 
-json comparison_to_json(const Comparison& cmp, const RenderOptions& options) {
+void render_json(const Comparison& cmp, const RenderOptions& options, std::ostream& out) {
   const FailureSummary f = summarize_failures(cmp, options.fail_on);
-  json variants = json::array();
-  for (const auto& v : cmp.variants) variants.push_back(clean_text(v, false, 256));
-  json sources = json::array();
-  for (const auto& s : cmp.sources)
-    sources.push_back({{"dir", s.dir.string()}, {"runs", s.runs}, {"incomplete", s.incomplete}, {"invalid", s.invalid}});
-  json fail_on = json::array();
-  for (auto k : options.fail_on) fail_on.push_back(to_string(k));
-  json triggered = json::array();
-  for (auto k : f.triggered) triggered.push_back(to_string(k));
-  json warnings = json::array();
-  for (const auto& w : cmp.warnings) warnings.push_back(clean_text(w, false, 1024));
-  json hosts = json::array();
-  for (const auto& h : cmp.hosts) hosts.push_back(clean_text(h, false, 256));
-
-  json groups = json::array();
-  for (const auto& g : cmp.groups) {
-    json outcomes = json::object();
+  std::vector<std::string> variants;
+  for (const auto& v : cmp.variants) variants.push_back(str(v, 256));
+  auto list = [](const auto& items, auto&& fn) {
+    std::string o = "[";
+    bool first = true;
+    for (const auto& item : items) {
+      if (!first) o += ",";
+      first = false;
+      o += fn(item);
+    }
+    return o + "]";
+  };
+  out << "{\"schema\":1,\"generator\":\"foliolab 0.1.0\",\"baseline\":" << str(cmp.baseline, 256);
+  out << ",\"variants\":" << list(variants, [](const std::string& v) { return v; });
+  out << ",\"sources\":" << list(cmp.sources, [](const SourceInfo& s) {
+    return fmt::format("{{\"dir\":{},\"runs\":{},\"incomplete\":{},\"invalid\":{}}}", str(s.dir.string()), s.runs,
+                       s.incomplete, s.invalid);
+  });
+  out << ",\"hosts\":" << list(cmp.hosts, [](const std::string& h) { return str(h, 256); });
+  out << ",\"total_runs\":" << cmp.total_runs;
+  out << fmt::format(",\"rules\":{{\"test\":\"welch+ci\",\"confidence\":{},\"min_runs\":{},\"threshold_pct\":{}}}",
+                     num(cmp.rules.confidence), cmp.rules.min_runs, num(cmp.rules.threshold_pct));
+  out << ",\"common_settings\":" << string_map(cmp.common_settings);
+  out << ",\"warnings\":" << list(cmp.warnings, [](const std::string& w) { return str(w, 1024); });
+  auto kinds = [&](const std::set<FailOn>& set) {
+    return list(set, [](FailOn k) { return fmt::format("\"{}\"", to_string(k)); });
+  };
+  out << fmt::format(",\"summary\":{{\"regressions\":{},\"improvements\":{},\"changed\":{},\"noisy\":{},"
+                     "\"too_few_runs\":{},\"crashes\":{},\"integrity_failures\":{},\"failed_runs\":{},"
+                     "\"infra_errors\":{},\"skipped_runs\":{},\"fail_on\":{},\"failed_on\":{},\"failed\":{}}}",
+                     f.regressions, f.improvements, f.changed, f.noisy, f.too_few_runs, f.crashes, f.integrity,
+                     f.failed_runs, f.infra, f.skipped, kinds(options.fail_on), kinds(f.triggered), !f.triggered.empty());
+  out << ",\"groups\":[";
+  for (std::size_t gi = 0; gi < cmp.groups.size(); ++gi) {
+    const Group& g = cmp.groups[gi];
+    out << (gi ? ",\n" : "\n");
+    out << fmt::format("{{\"arch\":{},\"workload\":{{\"name\":{},\"workload\":{},\"params\":{}}},\"settings_id\":{},"
+                       "\"settings\":{},\"outcomes\":{{",
+                       str(g.arch, 64), str(g.workload_name, 256), str(g.workload, 256), string_map(g.params),
+                       str(g.settings_id, 64), string_map(g.settings));
     for (std::size_t v = 0; v < cmp.variants.size(); ++v) {
       const auto& o = g.outcomes[v];
-      json by_outcome = json::object();
-      for (const auto& [k, n] : o.by_outcome) by_outcome[k] = n;
-      json titles = json::object();
-      for (const auto& [t, n] : o.crash_titles) titles[clean_text(t, false, 512)] = n;
-      json runs = json::array();
-      for (const auto& r : o.runs) {
-        runs.push_back({{"job_key", r.job_key},
-                        {"dir", r.dir.string()},
-                        {"repetition", r.repetition},
-                        {"outcome", r.outcome},
-                        {"reason", clean_text(r.reason, false, 1024)},
-                        {"crash_title", clean_text(r.crash_title, false, 512)}});
+      std::string by_outcome = "{", titles = "{";
+      for (const auto& [k, n] : o.by_outcome) by_outcome += fmt::format("{}{}:{}", by_outcome.size() > 1 ? "," : "", str(k, 64), n);
+      for (const auto& [t, n] : o.crash_titles) titles += fmt::format("{}{}:{}", titles.size() > 1 ? "," : "", str(t, 512), n);
+      by_outcome += "}";
+      titles += "}";
+      out << (v ? "," : "") << variants[v]
+          << fmt::format(":{{\"runs\":{},\"failed\":{},\"crashes\":{},\"integrity\":{},\"by_outcome\":{},"
+                         "\"crash_titles\":{},\"run_list\":",
+                         o.total(), o.failed(), o.crashes(), o.integrity(), by_outcome, titles);
+      out << list(o.runs, [](const RunRef& r) {
+        return fmt::format("{{\"job_key\":{},\"dir\":{},\"repetition\":{},\"outcome\":{},\"reason\":{},\"crash_title\":{}}}",
+                           str(r.job_key, 256), str(r.dir.string()), r.repetition, str(r.outcome, 64),
+                           str(r.reason, 1024), str(r.crash_title, 512));
+      });
+      out << "}";
+    }
+    out << "},\"metrics\":[";
+    for (std::size_t ri = 0; ri < g.rows.size(); ++ri) {
+      const MetricRow& row = g.rows[ri];
+      out << (ri ? ",\n" : "\n");
+      out << fmt::format("{{\"name\":{},\"unit\":{},\"kind\":\"{}\",\"direction\":\"{}\",\"threshold_pct\":{},"
+                         "\"known\":{},\"cells\":{{",
+                         str(row.name, 256), str(row.info.unit, 64), metrics::to_string(row.info.kind),
+                         metrics::to_string(row.info.direction), num(effective_threshold(row.info, cmp.rules)),
+                         row.info.known);
+      for (std::size_t v = 0; v < cmp.variants.size(); ++v) {
+        out << (v ? "," : "") << variants[v] << ":";
+        write_cell(out, row.cells[v], v == 0);
       }
-      outcomes[variants[v].get<std::string>()] = {{"runs", o.total()},
-                                                  {"failed", o.failed()},
-                                                  {"crashes", o.crashes()},
-                                                  {"integrity", o.integrity()},
-                                                  {"by_outcome", by_outcome},
-                                                  {"crash_titles", titles},
-                                                  {"run_list", runs}};
+      out << "}}";
     }
-    json rows = json::array();
-    for (const auto& row : g.rows) {
-      json cells = json::object();
-      for (std::size_t v = 0; v < cmp.variants.size(); ++v)
-        cells[variants[v].get<std::string>()] = cell_json(row.cells[v], v == 0);
-      rows.push_back({{"name", clean_text(row.name, false, 256)},
-                      {"unit", clean_text(row.info.unit, false, 64)},
-                      {"kind", metrics::to_string(row.info.kind)},
-                      {"direction", metrics::to_string(row.info.direction)},
-                      {"threshold_pct", effective_threshold(row.info, cmp.rules)},
-                      {"known", row.info.known},
-                      {"cells", std::move(cells)}});
-    }
-    json all_zero = json::array();
-    for (const auto& n : g.all_zero) all_zero.push_back(clean_text(n, false, 256));
-    json params = string_map(g.params);
-    groups.push_back({{"arch", clean_text(g.arch, false, 64)},
-                      {"workload", {{"name", clean_text(g.workload_name, false, 256)},
-                                    {"workload", clean_text(g.workload, false, 256)},
-                                    {"params", params}}},
-                      {"settings_id", clean_text(g.settings_id, false, 64)},
-                      {"settings", string_map(g.settings)},
-                      {"outcomes", std::move(outcomes)},
-                      {"metrics", std::move(rows)},
-                      {"all_zero", std::move(all_zero)}});
+    out << "],\"all_zero\":" << list(g.all_zero, [](const std::string& n) { return str(n, 256); }) << "}";
   }
-  return json{
-      {"schema", 1},
-      {"generator", "foliolab 0.1.0"},
-      {"baseline", clean_text(cmp.baseline, false, 256)},
-      {"variants", variants},
-      {"sources", sources},
-      {"hosts", hosts},
-      {"total_runs", cmp.total_runs},
-      {"rules",
-       {{"test", "welch"},
-        {"confidence", cmp.rules.confidence},
-        {"min_runs", cmp.rules.min_runs},
-        {"threshold_pct", optional_number(cmp.rules.threshold_pct)}}},
-      {"common_settings", string_map(cmp.common_settings)},
-      {"warnings", warnings},
-      {"summary",
-       {{"regressions", f.regressions},
-        {"improvements", f.improvements},
-        {"changed", f.changed},
-        {"noisy", f.noisy},
-        {"too_few_runs", f.too_few_runs},
-        {"crashes", f.crashes},
-        {"integrity_failures", f.integrity},
-        {"failed_runs", f.failed_runs},
-        {"infra_errors", f.infra},
-        {"skipped_runs", f.skipped},
-        {"fail_on", fail_on},
-        {"failed_on", triggered},
-        {"failed", !f.triggered.empty()}}},
-      {"groups", std::move(groups)},
-  };
-}
-
-void render_json(const Comparison& cmp, const RenderOptions& options, std::ostream& out) {
-  out << comparison_to_json(cmp, options).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  out << "]}\n";
 }
 
 }  // namespace foliolab::report
