@@ -77,7 +77,7 @@ std::string directory_identity(const fs::path& dir) {
     if (!it->is_regular_file()) continue;
     struct stat st {};
     ::stat(it->path().c_str(), &st);
-    entries.push_back(fmt::format("{}|{}|{}.{}", fs::relative(it->path(), dir).string(), st.st_size,
+    entries.push_back(fmt::format("{}|{}|{}.{}", it->path().lexically_relative(dir).string(), st.st_size,
                                   st.st_mtim.tv_sec, st.st_mtim.tv_nsec));
   }
   std::sort(entries.begin(), entries.end());
@@ -156,7 +156,8 @@ void link_tree(const fs::path& from, const fs::path& to) {
       it.disable_recursion_pending();
       continue;
     }
-    fs::path dst = to / fs::relative(p, from);
+    // lexically: fs::relative() would resolve symlinks and put them where they point.
+    fs::path dst = to / p.lexically_relative(from);
     if (it->is_symlink()) {
       std::error_code ec;
       fs::copy_symlink(p, dst, ec);
