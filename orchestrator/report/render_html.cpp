@@ -155,7 +155,7 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
     for (const auto& [k, v] : cmp.common_settings) out << h(k) << "=" << h(v) << " ";
     out << "</dd>\n";
   }
-  out << fmt::format("<dt>rule</dt><dd>significant by Welch's t-test at {:.0f}% and at least the metric's threshold ({})</dd>\n",
+  out << fmt::format("<dt>rule</dt><dd>a change counts when Welch's t-test and the {:.0f}% intervals agree that it is real, and it is at least the metric's threshold ({})</dd>\n",
                      cmp.rules.confidence * 100,
                      cmp.rules.threshold_pct ? fmt::format("{:.1f}% for every metric", *cmp.rules.threshold_pct)
                                              : std::string("5%; 1% for vmstat-type counters"));
@@ -178,8 +178,12 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
          "threshold-sized change</span><span class=\"too-few-runs\">fewer than 3 runs</span></p>\n";
 
   out << "<ul>\n";
-  for (std::size_t gi = 0; gi < cmp.groups.size(); ++gi)
-    out << fmt::format("<li><a href=\"#g{}\">{}</a></li>\n", gi, h(cmp.groups[gi].label()));
+  for (std::size_t gi = 0; gi < cmp.groups.size(); ++gi) {
+    std::string label = cmp.groups[gi].label();
+    for (const auto& [k, v] : cmp.groups[gi].settings)
+      if (!cmp.common_settings.contains(k)) label += fmt::format(" {}={}", k, v);
+    out << fmt::format("<li><a href=\"#g{}\">{}</a></li>\n", gi, h(label));
+  }
   out << "</ul>\n";
 
   std::size_t series_budget = options.max_timeseries_runs;

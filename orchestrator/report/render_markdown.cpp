@@ -38,8 +38,8 @@ void render_markdown(const Comparison& cmp, const RenderOptions& options, std::o
   out << fmt::format("Baseline **{}**; {} runs", md(cmp.baseline), cmp.total_runs);
   for (const auto& s : cmp.sources) out << fmt::format("; {} ({} runs)", md(s.dir.string()), s.runs);
   out << ".\n\n";
-  out << fmt::format("A change counts when Welch's t-test is significant at {:.0f}% and the change is at least the "
-                     "metric's threshold ({}).\n\n",
+  out << fmt::format("A change counts when Welch's t-test and the {:.0f}% intervals agree that it is real and it is "
+                     "at least the metric's threshold ({}).\n\n",
                      cmp.rules.confidence * 100,
                      cmp.rules.threshold_pct ? fmt::format("{:.1f}% for every metric", *cmp.rules.threshold_pct)
                                              : std::string("5%; 1% for vmstat-type counters"));

@@ -91,8 +91,9 @@ void render_text(const Comparison& cmp, const RenderOptions& options, std::ostre
     for (const auto& [k, v] : cmp.common_settings) settings += fmt::format("{}{}={}", settings.empty() ? "" : " ", k, v);
     out << fmt::format("  settings  {}\n", clean_text(settings, false, 1000));
   }
-  out << fmt::format("  rule      significant by Welch's t-test at {:.0f}% and at least the metric's threshold\n",
-                     cmp.rules.confidence * 100);
+  out << fmt::format("  rule      a change counts when Welch's t-test (p < {:.2f}) and the {:.0f}% intervals agree\n"
+                     "            that it is real, and it is at least the metric's threshold\n",
+                     1 - cmp.rules.confidence, cmp.rules.confidence * 100);
   if (cmp.rules.threshold_pct) out << fmt::format("            (threshold {:.1f}% for every metric)\n", *cmp.rules.threshold_pct);
   else out << "            (threshold 5%; 1% for vmstat-type counters, as LKP)\n";
   for (const auto& w : cmp.warnings) out << "  warning   " << clean_text(w, false, 400) << "\n";
@@ -155,9 +156,11 @@ void render_text(const Comparison& cmp, const RenderOptions& options, std::ostre
   out << "\nR regression  I improvement  C changed (metric has no better direction)  * significant, below threshold\n"
          "~ too noisy: the smallest detectable change is above the threshold  ? fewer than 3 runs\n";
   if (!options.fail_on.empty()) {
-    std::vector<std::string> kinds;
+    std::vector<std::string> asked, kinds;
+    for (auto k : options.fail_on) asked.push_back(to_string(k));
     for (auto k : failures.triggered) kinds.push_back(to_string(k));
-    out << fmt::format("\nfail-on: {}\n", kinds.empty() ? "nothing to fail on" : fmt::format("FAILED ({})", fmt::join(kinds, ", ")));
+    out << fmt::format("\nfail-on {}: {}\n", fmt::join(asked, ","),
+                       kinds.empty() ? std::string("passed") : fmt::format("FAILED ({})", fmt::join(kinds, ", ")));
   }
 }
 
