@@ -6,9 +6,9 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <string>
 
@@ -22,19 +22,30 @@ struct HelpParam {
   std::string type, def, values, range;
 };
 
+// Lines of the form "  --size=<size> (default 16M) one of a b range [1, 2]: help". Parsed by
+// hand: std::regex trips GCC 12's -Wmaybe-uninitialized under the sanitizer build.
 std::map<std::string, HelpParam> parse_help(const std::string& text) {
-  // "  --size=<size> (default 16M) range [65536, 1.07374e+09]: help" / "one of a b c"
-  static const std::regex line(R"(^  --([a-z_]+)=<([a-z]+)> \(default ([^)]*)\)( one of ([^:\[]*))?( range \[([^\]]*)\])?: )");
   std::map<std::string, HelpParam> out;
   std::istringstream in(text);
   std::string l;
   while (std::getline(in, l)) {
-    std::smatch m;
-    if (std::regex_search(l, m, line)) {
-      std::string values = m[5].str();
-      while (!values.empty() && values.back() == ' ') values.pop_back();
-      out[m[1]] = {m[2], m[3], values, m[7]};
+    if (l.rfind("  --", 0) != 0) continue;
+    auto eq = l.find("=<"), gt = l.find("> (default ");
+    if (eq == std::string::npos || gt == std::string::npos) continue;
+    auto def_end = l.find(')', gt);
+    auto colon = l.find(": ", def_end);
+    if (def_end == std::string::npos || colon == std::string::npos) continue;
+    HelpParam p;
+    p.type = l.substr(eq + 2, gt - eq - 2);
+    p.def = l.substr(gt + 11, def_end - gt - 11);
+    std::string rest = l.substr(def_end + 1, colon - def_end - 1);
+    auto range = rest.find(" range [");
+    if (range != std::string::npos) {
+      p.range = rest.substr(range + 8, rest.find(']', range) - range - 8);
+      rest = rest.substr(0, range);
     }
+    if (rest.rfind(" one of ", 0) == 0) p.values = rest.substr(8);
+    out[l.substr(4, eq - 4)] = p;
   }
   return out;
 }
