@@ -13,18 +13,15 @@
 
 #include "catalog/catalog.h"
 #include "cli/commands.h"
-#include "collect/classify.h"
-#include "collect/console.h"
-#include "collect/record_parser.h"
 #include "common/errors.h"
 #include "common/fs.h"
 #include "common/hash.h"
 #include "common/units.h"
 #include "config/suite.h"
-#include "image/initramfs.h"
 #include "image/job.h"
 #include "metrics/reduce.h"
 #include "metrics/registry.h"
+#include "runner/guest.h"
 #include "vm/qemu.h"
 
 namespace foliolab::cli {
@@ -146,95 +143,39 @@ int run_boot(const BootArgs& args, const GlobalOptions& global) {
                     .hex();
   std::string job_text = image::job_json(job).dump(2) + "\n";
 
-  auto cache = args.cache.empty() ? common::default_cache_dir() : std::filesystem::path(args.cache);
-  auto base = image::base_image(*arch, cache);
+  runner::GuestJob guest_job;
+  guest_job.arch = *arch;
+  guest_job.kernel = kernel;
+  guest_job.job = job;
+  guest_job.cmdline_extra = args.cmdline;
+  guest_job.timeouts.boot = duration_arg("--boot-timeout", args.boot_timeout);
+  guest_job.timeouts.silence = duration_arg("--silence-timeout", args.silence_timeout);
+  guest_job.cache_dir = args.cache.empty() ? common::default_cache_dir() : std::filesystem::path(args.cache);
   common::TemporaryDirectory run_dir(std::filesystem::temp_directory_path(), "foliolab-boot");
-  auto initrd = image::write_run_initrd(base.path, job_text, run_dir.path() / "initrd.cpio");
-
-  vm::GuestSpec spec;
-  spec.arch = *arch;
-  spec.kernel = kernel;
-  spec.initrd = initrd;
-  spec.memory_bytes = guest.memory_bytes;
-  spec.cpus = guest.cpus;
-  spec.numa_nodes = guest.numa_nodes;
-  spec.cmdline_extra = args.cmdline;
-  spec.swap_disk_bytes = guest.swap.disk_bytes;
-  spec.timeouts.boot = duration_arg("--boot-timeout", args.boot_timeout);
-  spec.timeouts.silence = duration_arg("--silence-timeout", args.silence_timeout);
-  for (const auto& step : job.steps) spec.step_deadlines_s[step.name] = step.deadline_s;
+  guest_job.work_dir = run_dir.path();
+  if (args.console != "-") guest_job.console_log = std::filesystem::absolute(args.console);
   bool live = args.console == "-" && !global.quiet;
-  spec.console_log = args.console == "-" ? run_dir.path() / "console.log" : std::filesystem::absolute(args.console);
-  spec.scratch_dir = run_dir.path();
-
-  collect::RecordParser parser;
-  collect::ConsoleAnalyzer analyzer;
-  std::size_t dropped_lines = 0;
-  std::vector<std::size_t> dropped_lengths;
-  vm::GuestCallbacks callbacks;
-  callbacks.console = [&](std::string_view bytes) {
-    analyzer.feed(bytes);
-    if (live) {
+  runner::ConsoleSink console;
+  if (live)
+    console = [](std::string_view bytes) {
       std::string safe = terminal_safe(bytes);
       (void)!::write(STDERR_FILENO, safe.data(), safe.size());
-    }
-  };
-  callbacks.data_line = [&](std::string_view line) {
-    parser.feed(line);
-    parser.feed("\n");
-  };
-  callbacks.data_line_dropped = [&](std::size_t length) {
-    ++dropped_lines;
-    if (dropped_lengths.size() < 10) dropped_lengths.push_back(length);
-  };
+    };
 
   spdlog::info("booting {} on {} ({} MiB, {} CPUs, {} step{})", kernel.string(), config::to_string(*arch),
                guest.memory_bytes >> 20, guest.cpus, job.steps.size(), job.steps.size() == 1 ? "" : "s");
   vm::QemuBackend backend;
-  vm::GuestRun run;
-  collect::RunEnd end;
-  try {
-    run = backend.run(spec, callbacks);
-  } catch (const common::InfraError& e) {
-    end.infra_error = true;
-    end.infra_reason = e.what();
-  }
-  if (!end.infra_error && run.end == vm::EndReason::kStopped) {
+  runner::GuestOutcome outcome = runner::run_guest(guest_job, backend, console);
+  const vm::GuestRun& run = outcome.run;
+  if (outcome.stopped) {
     std::cerr << fmt::format("\nfoliolab boot: {}; the guest was stopped, no result.\n", run.end_detail);
     bool term = run.end_detail.find("SIGTERM") != std::string::npos;
     return 128 + (term ? SIGTERM : SIGINT);
   }
-  parser.finish();
-  analyzer.finish();
-
-  collect::RunRecords records = parser.take();
-  for (std::size_t length : dropped_lengths)
-    records.errors.push_back({"channel", "", fmt::format("a data-channel line of {} bytes was dropped (limit {} bytes)",
-                                                         length, vm::kMaxDataLine)});
-  records.malformed_lines += static_cast<std::int64_t>(dropped_lines);
-  end.hello_seen = run.hello_seen;
-  end.guest_exited = run.end == vm::EndReason::kExited;
-  end.boot_deadline_hit = run.end == vm::EndReason::kBootDeadline;
-  end.step_deadline_hit = run.end == vm::EndReason::kStepDeadline || run.end == vm::EndReason::kRunDeadline;
-  end.silence_hit = run.end == vm::EndReason::kSilence;
-  end.boot_seconds = run.boot_seconds;
-  end.total_seconds = run.total_seconds;
-  if (run.end == vm::EndReason::kShutdownDeadline) spdlog::warn("{}", run.end_detail);
-  collect::RunResult result = collect::classify_run(std::move(records), analyzer, end);
+  const collect::RunResult& result = outcome.result;
 
   auto registry = metrics::Registry::load_default();
-  for (const auto& step : job.steps) {
-    const auto* descriptor = catalog.find(step.workload);
-    if (descriptor == nullptr) continue;
-    for (const auto& m : descriptor->metrics) {
-      metrics::MetricInfo info;
-      info.unit = m.unit;
-      info.kind = metrics::kind_from_string(m.kind).value_or(metrics::Kind::kValue);
-      info.direction = metrics::direction_from_string(m.direction).value_or(metrics::Direction::kNeutral);
-      info.known = true;
-      registry.set("wl." + m.name, info);
-    }
-  }
+  for (const auto& [name, info] : runner::workload_metric_info(catalog, job.steps)) registry.set(name, info);
   nlohmann::json step_metrics = nlohmann::json::object();
   for (const auto& step : result.records.steps) step_metrics[step.name] = metrics::reduce_step(step, registry);
 
@@ -273,7 +214,7 @@ int run_boot(const BootArgs& args, const GlobalOptions& global) {
   out["end"] = {{"reason", vm::to_string(run.end)}, {"detail", run.end_detail}};
   out["machine"] = {{"profile", run.machine_profile}, {"accel", run.accel}, {"qemu", run.emulator_version}};
   out["job_key"] = job.job_key;
-  if (args.console != "-") out["console_log"] = spec.console_log.string();
+  if (args.console != "-") out["console_log"] = outcome.console_log.string();
 
   if (args.json) {
     std::cout << out.dump(2) << std::endl;
