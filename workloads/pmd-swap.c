@@ -44,6 +44,7 @@ static const struct wl_param params[] = {
 static size_t g_ps, g_pmd, g_pages;
 static struct wl_pattern g_pat;
 static struct wl_swapdev g_dev;
+static uint64_t g_whole_swpout, g_thps_paged_out; /* thp_swpout moved by our own MADV_PAGEOUTs */
 
 /* A fresh region of p_thps PMD THPs written with generation 1 and swapped out. Returns the
  * fraction of pages that pagemap shows swapped. */
@@ -56,8 +57,13 @@ static char *swapped_thps(double *swapped_fraction, double *thp_fraction) {
   rc = wl_census_range(region, g_pages, &c);
   if (rc) wl_fail("pagemap census: %s", strerror(-rc));
   *thp_fraction = (double)c.by_order[wl_ilog2(g_pmd / g_ps)] / (double)g_pages;
+  uint64_t swpout0 = 0, swpout1 = 0;
+  wl_vmstat("thp_swpout", &swpout0);
   rc = wl_madvise(region, g_pages * g_ps, MADV_PAGEOUT);
   if (rc) wl_fail("MADV_PAGEOUT: %s", strerror(-rc));
+  wl_vmstat("thp_swpout", &swpout1);
+  g_whole_swpout += swpout1 - swpout0;
+  g_thps_paged_out += (uint64_t)(c.by_order[wl_ilog2(g_pmd / g_ps)] / (g_pmd / g_ps));
   rc = wl_census_range(region, g_pages, &c);
   if (rc) wl_fail("pagemap census: %s", strerror(-rc));
   *swapped_fraction = (double)c.nonpresent / (double)g_pages;
@@ -302,9 +308,8 @@ int main(int argc, char **argv) {
   g_pages = (size_t)p_thps * (g_pmd / g_ps);
   wl_pattern_init(&g_pat, g_ps, (uint64_t)p_seed);
 
-  uint64_t swpout_pmd0 = 0, thp_swpout0 = 0, thp_swpout1 = 0;
+  uint64_t swpout_pmd0 = 0;
   const bool has_pmd_counter = wl_vmstat("thp_swpout_pmd", &swpout_pmd0) == 0;
-  wl_vmstat("thp_swpout", &thp_swpout0);
 
   const bool all = strcmp(p_op, "all") == 0;
   int done = 0;
@@ -317,11 +322,11 @@ int main(int argc, char **argv) {
   if (all || !strcmp(p_op, "willneed")) op_willneed(), ++done;
   if (all || !strcmp(p_op, "swapoff")) op_swapoff(), ++done;
 
-  wl_vmstat("thp_swpout", &thp_swpout1);
-  const double thps_swapped = (double)done * (double)p_thps;
   wl_metric("ops_verified", done, "count");
-  wl_metric("whole_thp_swpout_fraction", (double)(thp_swpout1 - thp_swpout0) / thps_swapped, "ratio");
-  if (thp_swpout1 == thp_swpout0)
+  /* THPs swapped out whole by our MADV_PAGEOUTs, of the THPs we paged out. */
+  if (g_thps_paged_out)
+    wl_metric("whole_thp_swpout_fraction", (double)g_whole_swpout / (double)g_thps_paged_out, "ratio");
+  if (g_whole_swpout == 0)
     wl_note("no THP was swapped out whole (thp_swpout did not move): THP_SWAP is not in effect on "
             "this arch/kernel, so every case ran on split THPs");
   if (has_pmd_counter) {

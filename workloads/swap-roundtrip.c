@@ -6,7 +6,7 @@
  * census before swap-out and after swap-in (6.12 brings a PMD THP back as small pages; mTHP
  * swap-in from zram can keep the size), and the fraction of folios swapped out whole
  * (thp_swpout for the PMD size, hugepages-<N>kB/stats/swpout for mTHP): an arch without
- * THP_SWAP (riscv64 in 6.12) splits them first, and the result says so.
+ * THP_SWAP splits them first, and the result says so.
  * The suite should keep khugepaged slow (long scan_sleep_millisecs): a re-collapse during the
  * swap-in would be measured as swap-in. */
 #include <errno.h>
