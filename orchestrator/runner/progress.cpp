@@ -70,7 +70,7 @@ void Progress::finished(int worker, const plan::Job& job, const std::string& out
     run_seconds_ += seconds;
     if (outcome != "ok" && outcome != "skipped") ++failed_;
   }
-  std::string line = fmt::format("[{}/{}] {} {}: {}{}{}", done_, total_, stored ? "done" : "retry", job.describe(),
+  std::string line = fmt::format("[{}/{}] {} {}: {}{}{}", done_, total_, stored ? "done" : outcome == "stopped" ? "stopped" : "retry", job.describe(),
                                  outcome, reason.empty() ? "" : " (" + reason + ")",
                                  fmt::format(", {}", common::format_seconds(seconds)));
   if (live_) {

@@ -46,7 +46,7 @@ class RunTest : public ::testing::Test {
     std::ofstream(suite_) << "name: run-it\n"
                              "kernels:\n  base: {}\n"
                              "arches: [x86_64]\n"
-                             "guest:\n  memory: 512M\n  cpus: 1\n  khugepaged: {max_ptes_none: [0, 511]}\n"
+                             "guest:\n  memory: 512M\n  cpus: 1\n  thp: {enabled: always}\n  khugepaged: {max_ptes_none: [0, 511]}\n"
                              "workloads:\n  - {name: fault, workload: thp-fault, params: {size: 4M}}\n"
                              "repetitions: 2\nbaseline: base\n";
     results_ = tmp_.path() / "results";
@@ -163,7 +163,11 @@ TEST_F(RunTest, KilledRunResumesToEveryJobExactlyOnce) {
   auto after_kill = stored_runs();
   ASSERT_GE(after_kill.size(), 1u) << "no run stored within the deadline:\n" << first_output;
   ASSERT_LT(after_kill.size(), 4u) << "the whole suite finished before the kill; the test proves nothing";
-  for (const auto& key : after_kill) EXPECT_TRUE(fs::exists(results_ / "runs" / key / "manifest.json")) << key;
+  std::map<std::string, std::string> manifests_before;
+  for (const auto& key : after_kill) {
+    ASSERT_TRUE(fs::exists(results_ / "runs" / key / "manifest.json")) << key;
+    manifests_before[key] = common::read_file(results_ / "runs" / key / "manifest.json");
+  }
 
   // Without --resume a second run refuses the non-empty results folder (exit 2).
   auto refused = foliolab({"run", suite_.string(), "--results", results_.string()}, 120s);
@@ -182,9 +186,9 @@ TEST_F(RunTest, KilledRunResumesToEveryJobExactlyOnce) {
   for (const auto& key : final_runs) prefixes.insert(key.substr(0, 12));
   EXPECT_EQ(final_runs.size(), 4u);
   for (const auto& key : plan.keys) EXPECT_EQ(prefixes.count(key), 1u) << key;
-  // Runs stored before the kill were not run again.
-  for (const auto& key : after_kill)
-    EXPECT_TRUE(std::find(final_runs.begin(), final_runs.end(), key) != final_runs.end()) << key;
+  // Runs stored before the kill were not run again: their manifests (timing included) are unchanged.
+  for (const auto& [key, before] : manifests_before)
+    EXPECT_EQ(common::read_file(results_ / "runs" / key / "manifest.json"), before) << key;
   for (const auto& key : final_runs) {
     auto manifest = nlohmann::json::parse(common::read_file(results_ / "runs" / key / "manifest.json"));
     EXPECT_EQ(manifest["job_key"], key);

@@ -231,7 +231,7 @@ void print_dry_run(std::ostream& out, const config::Suite& suite, const std::vec
   for (const auto& k : kernels) {
     std::error_code ec;
     bool cached = fs::exists(cache_dir / "kernels" / k.key / "metadata.json", ec);
-    out << fmt::format("  {} {} {} {}\n", k.variant->name, config::to_string(k.arch), k.key.substr(0, 12),
+    out << fmt::format("  {} {} {} {}\n", k.variant->name, config::to_string(k.arch), k.key,
                        cached ? "cached" : "to build");
   }
   out << "jobs:\n";
