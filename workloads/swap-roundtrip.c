@@ -36,10 +36,17 @@ static const struct wl_param params[] = {
 };
 #define NPARAMS ((int)(sizeof params / sizeof params[0]))
 
-/* Whole-folio swap-outs of this size so far: thp_swpout for PMD, the per-size stat for mTHP. */
+/* Whole-folio swap-outs of this size so far: thp_swpout for PMD, the per-size stat for mTHP;
+ * and the folios that had to be split instead (thp_swpout_fallback, swpout_fallback). */
 static int whole_swpout(uint64_t folio, uint64_t pmd, uint64_t *value) {
   if (folio == pmd) return wl_vmstat("thp_swpout", value);
   return wl_mthp_stat(folio >> 10, "swpout", value);
+}
+static uint64_t swpout_fallback(uint64_t folio, uint64_t pmd) {
+  uint64_t v = 0;
+  if (folio == pmd) wl_vmstat("thp_swpout_fallback", &v);
+  else wl_mthp_stat(folio >> 10, "swpout_fallback", &v);
+  return v;
 }
 
 /* Reports the census of the region; returns the fraction of pages in large folios. */
@@ -179,8 +186,10 @@ int main(int argc, char **argv) {
     const bool measured = cycle == 0;
     uint64_t whole0 = 0, whole1 = 0;
     int whole_rc = small ? -ENOENT : whole_swpout(p_folio, pmd, &whole0);
+    uint64_t fallback0 = small ? 0 : swpout_fallback(p_folio, pmd);
     uint64_t out_ns = pageout_all(&r);
     if (!small && whole_rc == 0) whole_swpout(p_folio, pmd, &whole1);
+    uint64_t fallback1 = small ? 0 : swpout_fallback(p_folio, pmd);
     size_t swapped = count_swapped(&r);
     if (swapped == 0)
       wl_fail("MADV_PAGEOUT swapped out none of %zu pages (swap full, or pages pinned?)", r.npages);
@@ -190,9 +199,12 @@ int main(int argc, char **argv) {
       if (!small && whole_rc == 0) {
         double whole = (double)(whole1 - whole0) / (double)nfolios;
         wl_metric("whole_folio_swpout_fraction", whole, "ratio");
+        wl_metric("swpout_fallback_fraction", (double)(fallback1 - fallback0) / (double)nfolios, "ratio");
         if (whole1 == whole0)
-          wl_note("no %" PRIu64 "kB folio was swapped out whole: they were split first%s",
-                  p_folio >> 10, p_folio == pmd ? " (no THP_SWAP on this arch/kernel?)" : "");
+          wl_note("no %" PRIu64 "kB folio was swapped out whole (%" PRIu64 " swap-out fallbacks): "
+                  "they were split first; no THP_SWAP on this arch/kernel, or %s (%s) could not "
+                  "give whole swap clusters", p_folio >> 10, fallback1 - fallback0, dev.path,
+                  wl_swap_kind(&dev));
       }
     }
 
@@ -209,6 +221,10 @@ int main(int argc, char **argv) {
       wl_report_latency(&lat, "swapin_fault", "");
       wl_metric("swapin_faulted_fraction", (double)st.faulted_pages / (double)r.npages, "ratio");
       wl_metric("swapin_major_faults", (double)st.major, "count");
+      if (st.major == 0)
+        wl_note("no major fault during the swap-in: the pages were still in the swap cache "
+                "(writeback to %s had not let them go), so this measured swap-cache hits",
+                dev.path);
       wl_metric("refaults", (double)st.refaults, "count");
       /* khugepaged collapsing during the read would be measured as swap-in: make it visible. */
       wl_metric("khugepaged_collapsed_during_swapin", (double)(collapsed1 - collapsed0), "count");
