@@ -11,7 +11,8 @@
 // trace.*, wl.*), about half of them zero as in a real /proc/vmstat. Variant v shifts a few
 // metrics by a known amount so that compare has something to find. --fast skips fsync and the
 // per-run index update (run `foliolab reindex` afterwards). --announce prints each write stage
-// on stdout ("<run number> <stage>"). --loop writes forever (job keys get a round number).
+// on stdout ("<run number> <stage>"); with --step it then waits for one byte on stdin before
+// going on (the kill test stops it at an exact point). --loop writes forever.
 #include <unistd.h>
 
 #include <cmath>
@@ -35,13 +36,13 @@ struct Options {
   int arches = 3, workloads = 10, settings = 17, variants = 4, repetitions = 5, metrics = 300;
   unsigned long seed = 1;
   long console_bytes = 4096;
-  bool fast = false, announce = false, loop = false;
+  bool fast = false, announce = false, step = false, loop = false;
 };
 
 int usage() {
   std::fprintf(stderr, "usage: foliolab-synth-results DIR [--arches N] [--workloads N] [--settings N] "
                        "[--variants N] [--repetitions N] [--metrics N] [--seed N] [--console-bytes N] "
-                       "[--fast] [--announce] [--loop]\n");
+                       "[--fast] [--announce] [--step] [--loop]\n");
   return 2;
 }
 
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
     else if (a == "--console-bytes") number(o.console_bytes);
     else if (a == "--fast") o.fast = true;
     else if (a == "--announce") o.announce = true;
+    else if (a == "--step") o.step = o.announce = true;
     else if (a == "--loop") o.loop = true;
     else if (!a.starts_with("--") && o.dir.empty()) o.dir = a;
     else return usage();
@@ -105,6 +107,8 @@ int main(int argc, char** argv) {
     store.set_write_observer([&](std::string_view stage) {
       std::printf("%ld %.*s\n", run_number, static_cast<int>(stage.size()), stage.data());
       std::fflush(stdout);
+      char go = 0;
+      if (o.step && ::read(0, &go, 1) != 1) std::exit(0);  // the test went away
     });
   }
   const std::vector<std::string> names = metric_names(o.metrics);
