@@ -69,8 +69,10 @@ bool channel_open(int wait_ms) {
    * /init has started: poll for a while. */
   int64_t started = monotonic_ms();
   while (!find_port(port, sizeof port)) {
-    /* Without any virtio console device bound there is nothing to wait for. */
-    bool no_device = monotonic_ms() - started >= 1000 && !any_console_device();
+    /* Without any virtio console device bound there is nothing to wait for. Give probing a
+     * few seconds first: on a loaded host, riscv64's virtio-mmio devices bind (deferred, after
+     * the interrupt controller) well after /init has started. */
+    bool no_device = monotonic_ms() - started >= 5000 && !any_console_device();
     if (no_device || monotonic_ms() >= until) {
       say("ERROR: no virtio-serial port named %s in /sys/class/virtio-ports: "
           "records will go nowhere (the host will see no hello)", CHANNEL_PORT_NAME);

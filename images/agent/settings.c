@@ -25,7 +25,18 @@ bool setting_value_means_off(const char *value) {
 
 static bool apply_one(const struct job_setting *s) {
   char msg[768];
-  if (write_text_file(s->path, s->value) < 0) {
+  /* A knob that already holds the value is not written: some writes have side effects even
+   * when they change nothing (writing N to zswap/enabled initialises zswap on 6.12, after
+   * which every swap-in from zram falls back to order 0). */
+  char before[4096], current[512], wanted_now[512];
+  ssize_t had = read_text_file(s->path, before, sizeof before);
+  bool already = false;
+  if (had >= 0) {
+    setting_selected_value(before, current, sizeof current);
+    trim_copy(s->value, strlen(s->value), wanted_now, sizeof wanted_now);
+    already = strcmp(current, wanted_now) == 0;
+  }
+  if (!already && write_text_file(s->path, s->value) < 0) {
     int e = errno;
     if (e == ENOENT && s->absent_ok && setting_value_means_off(s->value)) {
       say("setting %s: %s is absent, which satisfies '%s'", s->name, s->path, s->value);
