@@ -58,7 +58,7 @@ class BuildIntegration : public ::testing::Test {
   std::unique_ptr<common::TemporaryDirectory> dir_;
 };
 
-const std::string kExample = std::string(FOLIOLAB_SOURCE_DIR) + "/examples/quickstart.yaml";
+const std::string kExample = std::string(FOLIOLAB_SOURCE_DIR) + "/examples/multiarch.yaml";
 
 TEST_F(BuildIntegration, BundledExampleBuildsThreeArchesAndTheSecondRunIsACacheHit) {
   auto first = run_foliolab({"build", kExample, "--kernel", "base", "--json"});

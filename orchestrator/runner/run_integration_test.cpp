@@ -1,5 +1,5 @@
 // End to end: the real `foliolab run` on a small suite (x86_64, the Debian 6.12 base kernel
-// that ci/test builds before ctest with `foliolab build examples/quickstart.yaml --kernel
+// that ci/test builds before ctest with `foliolab build examples/multiarch.yaml --kernel
 // base`, thp-fault swept over two max_ptes_none values, two repetitions: four jobs).
 //   (a) --dry-run lists the four jobs, says the kernel is cached, builds and stores nothing;
 //   (b) a run is killed with SIGKILL after its first run folder appears, then --resume
@@ -124,7 +124,7 @@ TEST_F(RunTest, KilledRunResumesToEveryJobExactlyOnce) {
   EXPECT_EQ(std::set<std::string>(plan.keys.begin(), plan.keys.end()).size(), 4u);
   ASSERT_EQ(plan.kernels.size(), 1u) << dry.output;
   ASSERT_NE(plan.kernels[0].find("cached"), std::string::npos)
-      << "the base kernel is not in the cache: run `foliolab build examples/quickstart.yaml --kernel base "
+      << "the base kernel is not in the cache: run `foliolab build examples/multiarch.yaml --kernel base "
          "--arch x86_64` first (ci/test does)\n"
       << dry.output;
   EXPECT_FALSE(fs::exists(results_)) << "a dry run must not create the results folder";
