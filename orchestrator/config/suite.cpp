@@ -78,7 +78,9 @@ class Reader {
     if (!node.IsMap()) fail(node, key, "expected a mapping");
     std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& k = it->first;
+      // Copies: it-> yields a temporary whose members die with the expression.
+      const YAML::Node k = it->first;
+      const YAML::Node v = it->second;
       if (!k.IsScalar()) fail(k, key, "keys must be plain names");
       std::string name = k.Scalar();
       std::string full = key.empty() ? name : key + "." + name;
@@ -88,7 +90,7 @@ class Reader {
         fail(k, full, fmt::format("unknown key (known: {})", list));
       }
       if (!seen.insert(name).second) fail(k, full, "duplicate key");
-      visit(name, k, it->second);
+      visit(name, k, v);
     }
   }
 
