@@ -13,6 +13,7 @@
 
 #include "catalog/catalog.h"
 #include "cli/commands.h"
+#include "collect/untrusted_text.h"
 #include "common/errors.h"
 #include "common/fs.h"
 #include "common/hash.h"
@@ -219,19 +220,22 @@ int run_boot(const BootArgs& args, const GlobalOptions& global) {
   if (args.json) {
     std::cout << out.dump(2) << std::endl;
   } else {
+    // Guest text reaches the terminal only through printable_excerpt.
+    auto shown = [](const std::string& text) { return collect::printable_excerpt(text, 400); };
     std::cout << fmt::format("outcome: {}{}\n", collect::to_string(result.outcome),
-                             result.reason.empty() ? "" : " (" + result.reason + ")");
+                             result.reason.empty() ? "" : " (" + shown(result.reason) + ")");
     if (result.records.hello)
-      std::cout << fmt::format("kernel: {} on {}, boot {:.2f} s, run {:.2f} s ({})\n", result.records.hello->release,
-                               config::to_string(*arch), run.boot_seconds, run.total_seconds, run.accel);
-    if (result.crash) std::cout << fmt::format("crash: {}\n", result.crash->title);
+      std::cout << fmt::format("kernel: {} on {}, boot {:.2f} s, run {:.2f} s ({})\n",
+                               shown(result.records.hello->release), config::to_string(*arch), run.boot_seconds,
+                               run.total_seconds, run.accel);
+    if (result.crash) std::cout << fmt::format("crash: {}\n", shown(result.crash->title));
     if (result.oom_kills > 0) std::cout << fmt::format("oom kills: {}\n", result.oom_kills);
-    for (const auto& e : errors) std::cout << "error: " << e.get<std::string>() << "\n";
+    for (const auto& e : errors) std::cout << "error: " << shown(e.get<std::string>()) << "\n";
     for (const auto& [step, values] : step_metrics.items()) {
-      std::cout << fmt::format("step {}:\n", step);
+      std::cout << fmt::format("step {}:\n", shown(step));
       for (const auto& [name, value] : values.items()) {
         if (value.is_number() && value.get<double>() == 0.0) continue;  // zero counters are noise here
-        std::cout << fmt::format("  {:<48} {}\n", name, value.dump());
+        std::cout << fmt::format("  {:<48} {}\n", shown(name), value.dump());
       }
     }
     std::cout.flush();

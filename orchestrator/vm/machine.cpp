@@ -1,8 +1,16 @@
 #include "vm/machine.h"
 
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <fmt/format.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #include "common/errors.h"
+#include "common/fs.h"
 
 namespace foliolab::vm {
 namespace {
@@ -29,9 +37,14 @@ std::vector<MachineProfile> make_profiles() {
       .numa = NumaMethod::kKernelFake,
       // reboot=t: without ACPI and i8042 the default reboot method waits ~5 s for a keyboard
       // controller that is not there; a triple fault resets at once (and -no-reboot exits).
-      // tsc=reliable: no clocksource watchdog; no_timer_check: no IO-APIC timer check.
-      .cmdline = {"console=ttyS0", "reboot=t", "tsc=reliable", "no_timer_check"},
+      // tsc=reliable: no clocksource watchdog (there is no HPET/PM timer to check it against
+      // without ACPI). noapictimer: under TCG the local APIC timer's calibration costs
+      // 0.1-0.3 s and its verification fails whenever the host is busy, so whether it was used
+      // depended on the host's load; the PIT broadcast tick is used always instead.
+      // no_timer_check: no IO-APIC timer check.
+      .cmdline = {"console=ttyS0", "reboot=t", "tsc=reliable", "noapictimer", "no_timer_check"},
       .tcg_slowdown = 4,
+      .tsc_from_host = true,
   });
   p.push_back(MachineProfile{
       .name = "arm64-virt",
@@ -83,7 +96,58 @@ std::string option_path(const std::filesystem::path& path) {
   return out;
 }
 
+// The host TSC's frequency in kHz: TSC ticks against CLOCK_MONOTONIC_RAW over short windows
+// (the best of several, each window bracketed by two TSC reads). Only for an invariant TSC
+// (constant_tsc and nonstop_tsc), the one QEMU's TCG hands to x86 guests unchanged.
+std::optional<std::uint64_t> measure_tsc_khz() {
+#if defined(__x86_64__)
+  std::string cpuinfo;
+  try {
+    cpuinfo = common::read_file("/proc/cpuinfo");
+  } catch (const common::InfraError&) {
+    return std::nullopt;
+  }
+  auto flags_at = cpuinfo.find("\nflags");
+  std::string flags = flags_at == std::string::npos ? "" : cpuinfo.substr(flags_at, cpuinfo.find('\n', flags_at + 1) - flags_at);
+  if (flags.find(" constant_tsc") == std::string::npos || flags.find(" nonstop_tsc") == std::string::npos)
+    return std::nullopt;
+  auto now_ns = [] {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+  };
+  std::vector<double> khz;
+  for (int i = 0; i < 5; ++i) {
+    std::uint64_t a0 = __rdtsc();
+    double t0 = now_ns();
+    std::uint64_t a1 = __rdtsc();
+    ::usleep(10'000);
+    std::uint64_t b0 = __rdtsc();
+    double t1 = now_ns();
+    std::uint64_t b1 = __rdtsc();
+    double ticks = (static_cast<double>(b0) + static_cast<double>(b1)) / 2 - (static_cast<double>(a0) + static_cast<double>(a1)) / 2;
+    if (t1 > t0) khz.push_back(ticks / (t1 - t0) * 1e6);
+  }
+  if (khz.size() < 3) return std::nullopt;
+  std::sort(khz.begin(), khz.end());
+  double median = khz[khz.size() / 2];
+  if (median < 100'000 || median > 10'000'000) return std::nullopt;  // not a plausible TSC
+  return static_cast<std::uint64_t>(median + 0.5);
+#else
+  return std::nullopt;
+#endif
+}
+
 }  // namespace
+
+const HostFacts& host_facts() {
+  static const HostFacts facts = [] {
+    HostFacts f;
+    f.tsc_khz = measure_tsc_khz();
+    return f;
+  }();
+  return facts;
+}
 
 const char* to_string(Accel accel) { return accel == Accel::kKvm ? "kvm" : "tcg"; }
 
@@ -111,9 +175,11 @@ const MachineProfile& profile_for(config::Arch arch) {
   throw common::InfraError(fmt::format("internal: no machine profile for arch {}", static_cast<int>(arch)));
 }
 
-std::string kernel_cmdline(const MachineProfile& profile, const GuestSpec& spec) {
+std::string kernel_cmdline(const MachineProfile& profile, const GuestSpec& spec, Accel accel, const HostFacts& host) {
   std::vector<std::string> words = profile.cmdline;
   words.push_back("panic=-1");
+  if (profile.tsc_from_host && accel == Accel::kTcg && host.tsc_khz)
+    words.push_back(fmt::format("tsc_early_khz={}", *host.tsc_khz));
   if (profile.numa == NumaMethod::kKernelFake && spec.numa_nodes > 1)
     words.push_back(fmt::format("numa=fake={}", spec.numa_nodes));
   for (const auto& extra : spec.cmdline_extra) words.push_back(extra);
@@ -126,7 +192,7 @@ std::string kernel_cmdline(const MachineProfile& profile, const GuestSpec& spec)
 }
 
 std::vector<std::string> qemu_argv(const MachineProfile& profile, const GuestSpec& spec,
-                                   const GuestEndpoints& endpoints, Accel accel) {
+                                   const GuestEndpoints& endpoints, Accel accel, const HostFacts& host) {
   if (spec.cpus < 1) throw common::UsageError(fmt::format("a guest needs at least one CPU (got {})", spec.cpus));
   if (spec.numa_nodes < 1) throw common::UsageError(fmt::format("a guest needs at least one NUMA node (got {})", spec.numa_nodes));
   std::uint64_t node_quantum = std::uint64_t{2} << 20;  // whole 2 MiB per node keeps PMDs intact
@@ -165,7 +231,7 @@ std::vector<std::string> qemu_argv(const MachineProfile& profile, const GuestSpe
   }
 
   a.insert(a.end(), {"-kernel", spec.kernel.string(), "-initrd", spec.initrd.string(),
-                     "-append", kernel_cmdline(profile, spec)});
+                     "-append", kernel_cmdline(profile, spec, accel, host)});
   a.insert(a.end(), {"-display", "none", "-no-reboot"});
   // Console: the first serial port on QEMU's stdout; signal=off so that no byte is taken as
   // a QEMU control sequence (stdin is /dev/null anyway).

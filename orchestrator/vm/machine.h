@@ -2,6 +2,7 @@
 // QEMU machine profiles: everything that differs between arches, as data (one table in
 // machine.cpp), and the pure translation of a GuestSpec into a QEMU argv. This is the one
 // place in foliolab that knows QEMU flags.
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -42,7 +43,19 @@ struct MachineProfile {
   std::vector<std::string> cmdline;
   // TCG runs this many times slower than KVM for our workloads (scales the step margin).
   int tcg_slowdown = 4;
+  // Under TCG on an x86_64 host the guest's TSC is the host's: its frequency is passed on the
+  // command line (tsc_early_khz=), because calibrating it against the emulated PIT fails
+  // whenever the host is busy, and the kernel then falls back to a jiffies clock.
+  bool tsc_from_host = false;
 };
+
+// Facts about this host that go into a guest's configuration (see MachineProfile).
+struct HostFacts {
+  std::optional<std::uint64_t> tsc_khz;  // the host's invariant TSC frequency, when it has one
+};
+
+// This host's facts, measured once per process.
+const HostFacts& host_facts();
 
 // The profile for an arch (every arch has exactly one today).
 const MachineProfile& profile_for(config::Arch arch);
@@ -55,13 +68,15 @@ struct GuestEndpoints {
   std::optional<std::filesystem::path> swap_image;  // sparse raw file
 };
 
-// The kernel command line: profile's, then panic=-1 (a panic must end the guest), then NUMA
-// emulation if the profile needs it, then the spec's extras (which win, being last).
-std::string kernel_cmdline(const MachineProfile& profile, const GuestSpec& spec);
+// The kernel command line: profile's, then panic=-1 (a panic must end the guest), the TSC
+// frequency under TCG when the profile takes it from the host, NUMA emulation if the profile
+// needs it, then the spec's extras (which win, being last).
+std::string kernel_cmdline(const MachineProfile& profile, const GuestSpec& spec, Accel accel = Accel::kTcg,
+                           const HostFacts& host = {});
 
 // The full argv (argv[0] = profile.qemu_binary). Pure: no file is touched.
 std::vector<std::string> qemu_argv(const MachineProfile& profile, const GuestSpec& spec,
-                                   const GuestEndpoints& endpoints, Accel accel);
+                                   const GuestEndpoints& endpoints, Accel accel, const HostFacts& host = {});
 
 // Name of the virtio-serial port the agent looks for (docs/protocol.md section 2).
 inline constexpr std::string_view kDataPortName = "foliolab.data";

@@ -154,6 +154,29 @@ TEST(QemuArgv, KvmUsesTheHostCpu) {
   EXPECT_EQ(value_of(argv, "-cpu"), "host");
 }
 
+TEST(QemuArgv, X86TscFrequencyComesFromTheHostUnderTcgOnly) {
+  HostFacts host;
+  host.tsc_khz = 2445404;
+  auto spec = spec_for(config::Arch::kX86_64);
+  EXPECT_NE(kernel_cmdline(profile_for(config::Arch::kX86_64), spec, Accel::kTcg, host).find("tsc_early_khz=2445404"),
+            std::string::npos);
+  EXPECT_EQ(kernel_cmdline(profile_for(config::Arch::kX86_64), spec, Accel::kKvm, host).find("tsc_early_khz"),
+            std::string::npos);
+  EXPECT_EQ(kernel_cmdline(profile_for(config::Arch::kX86_64), spec, Accel::kTcg, {}).find("tsc_early_khz"),
+            std::string::npos);
+  auto arm = spec_for(config::Arch::kArm64);
+  EXPECT_EQ(kernel_cmdline(profile_for(config::Arch::kArm64), arm, Accel::kTcg, host).find("tsc_early_khz"),
+            std::string::npos);
+}
+
+TEST(HostFacts, TscFrequencyIsPlausibleWhenKnown) {
+  const auto& facts = host_facts();
+  if (facts.tsc_khz) {
+    EXPECT_GT(*facts.tsc_khz, 100'000u);
+    EXPECT_LT(*facts.tsc_khz, 10'000'000u);
+  }
+}
+
 TEST(QemuArgv, CmdlineExtrasComeLast) {
   auto spec = spec_for(config::Arch::kX86_64);
   spec.cmdline_extra = {"loglevel=8", "transparent_hugepage=never"};

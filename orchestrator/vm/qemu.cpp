@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp forgets it under C++20
 // GCC 12 reports -Wnull-dereference inside Asio's scheduler once it is inlined at -O2; the
@@ -47,6 +48,13 @@ double seconds_since(Clock::time_point start) {
 std::string whole_seconds(Milliseconds ms) { return fmt::format("{:.0f} s", static_cast<double>(ms.count()) / 1000.0); }
 
 void set_cloexec(int fd) { ::fcntl(fd, F_SETFD, FD_CLOEXEC); }
+
+// A guest-supplied name fit for logs and messages: printable ASCII, at most 100 bytes.
+std::string plain_name(const std::string& name) {
+  bool plain = !name.empty() && name.size() <= 100 &&
+               std::all_of(name.begin(), name.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  return plain ? name : "(unprintable name)";
+}
 
 // {"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": "Debian ..."}}}
 // -> "QEMU emulator version 7.2.22 (Debian ...)", as `qemu-system-* --version` says it.
@@ -99,7 +107,7 @@ class QemuSession {
     }
     open_console_log();
 
-    auto argv = qemu_argv(profile_, spec_, endpoints, accel_);
+    auto argv = qemu_argv(profile_, spec_, endpoints, accel_, host_facts());
     spdlog::debug("starting guest: {}", common::render_argv(argv));
     common::SpawnOptions options;
     options.merge_stderr = false;
@@ -385,9 +393,10 @@ class QemuSession {
       result_.boot_seconds = seconds_since(started_);
       boot_timer_.cancel();
     } else if (record.type == "step-begin") {
-      result_.last_step = record.step;
+      // The name is the guest's: shown only when it is a plain name of reasonable length.
+      std::string step = plain_name(record.step);
+      result_.last_step = step;
       auto deadline = step_deadline(record.step, record.deadline_s);
-      std::string step = record.step;
       arm(step_timer_, deadline, [this, step, deadline] {
         stop(EndReason::kStepDeadline, fmt::format("step '{}' still running after {} (its deadline plus margin)", step,
                                                    whole_seconds(deadline)));
