@@ -202,7 +202,7 @@ TEST_F(BootTest, RefusedSettingFailsNamingTheKnobAndTheKernelsAnswer) {
 
 TEST_F(BootTest, BootDeadlineStopsTheGuest) {
   auto start = std::chrono::steady_clock::now();
-  auto run = boot("x86_64", {"--boot-timeout", "1s"}, std::chrono::seconds(60));
+  auto run = boot("x86_64", {"--boot-timeout", "100ms"}, std::chrono::seconds(60));
   if (!run.result.is_object()) return;
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.result["outcome"], "boot-failed") << run.result.dump(2);
