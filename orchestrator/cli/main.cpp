@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "common/errors.h"
+#include "common/process.h"
 
 int main(int argc, char** argv) {
   using foliolab::common::ExitCode;
@@ -39,8 +40,14 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(global.verbose ? spdlog::level::debug
                                    : global.quiet ? spdlog::level::warn : spdlog::level::info);
+  // Ctrl-C or SIGTERM stops the children (make, tar, ...) and unwinds through Interrupted;
+  // boot and run replace this with their own handling, which stops guests cleanly.
+  foliolab::common::interrupt_children_on_signals();
   try {
     return runner ? runner() : 0;
+  } catch (const foliolab::common::Interrupted& e) {
+    spdlog::error("{}: stopped; what was finished is kept (a rerun continues from there)", e.what());
+    return 128 + e.signal();
   } catch (const foliolab::common::UsageError& e) {
     spdlog::error("{}", e.what());
     return static_cast<int>(ExitCode::kUsage);

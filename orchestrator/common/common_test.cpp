@@ -1,7 +1,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <functional>
+#include <thread>
 
 #include "common/errors.h"
 #include "common/fs.h"
@@ -64,6 +70,97 @@ TEST(Process, TimeoutKillsTheWholeGroup) {
 
 TEST(Process, MissingProgramIsAnInfraError) {
   EXPECT_THROW(run_process({"foliolab-no-such-program"}), InfraError);
+}
+
+// Runs `body` in a forked copy of this test process and returns its exit code: the
+// interrupt state is process-wide and must not leak into the other tests.
+int in_child(const std::function<int()>& body) {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(body());
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Waits (bounded) for a pid written by a child shell into `file`.
+pid_t read_pid_file(const fs::path& file) {
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream in(file);
+    pid_t pid = 0;
+    if (in >> pid && pid > 0) return pid;
+    ::usleep(10000);
+  }
+  return 0;
+}
+
+// True once `pid` is gone or a zombie nobody reaps (a container's init may not).
+bool gone_within(pid_t pid, std::chrono::seconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string pid_field, comm, state;
+    if (!(stat >> pid_field >> comm >> state) || state == "Z" || state == "X") return true;
+    ::usleep(20000);
+  }
+  return false;
+}
+
+TEST(Process, ChildDoesNotOutliveAKilledFoliolab) {
+  TemporaryDirectory dir(fs::temp_directory_path(), "foliolab-proc-test");
+  const auto pid_file = dir.path() / "pid";
+  // The "foliolab" here is a forked copy of the test that runs a long child and is SIGKILLed.
+  pid_t parent = ::fork();
+  ASSERT_GE(parent, 0);
+  if (parent == 0) {
+    run_process({"sh", "-c", "echo $$ > \"$0\"; exec sleep 300", pid_file.string()});
+    ::_exit(0);
+  }
+  pid_t child = read_pid_file(pid_file);
+  ASSERT_GT(child, 0);
+  ::kill(parent, SIGKILL);
+  ::waitpid(parent, nullptr, 0);
+  EXPECT_TRUE(gone_within(child, std::chrono::seconds(5))) << "sleep " << child << " outlived its parent";
+  if (!gone_within(child, std::chrono::seconds(0))) ::kill(child, SIGKILL);
+}
+
+TEST(Process, InterruptStopsTheWholeGroupAndThrowsInterrupted) {
+  TemporaryDirectory dir(fs::temp_directory_path(), "foliolab-proc-test");
+  const auto pid_file = dir.path() / "pid";
+  int code = in_child([&] {
+    int caught = 0;
+    std::thread worker([&] {
+      try {
+        // The shell's own child (a grandchild of ours) must be stopped too.
+        run_process({"sh", "-c", "sleep 300 & echo $! > \"$0\"; wait", pid_file.string()});
+      } catch (const Interrupted& e) {
+        caught = e.signal();
+      }
+    });
+    pid_t grandchild = read_pid_file(pid_file);
+    if (grandchild <= 0) return 10;
+    interrupt_children(SIGTERM);
+    worker.join();
+    if (caught != SIGTERM) return 11;
+    if (!gone_within(grandchild, std::chrono::seconds(5))) return 12;
+    if (interrupted_by() != SIGTERM) return 13;
+    // Nothing new starts after an interrupt.
+    try {
+      run_process({"true"});
+      return 14;
+    } catch (const Interrupted&) {
+    }
+    return 0;
+  });
+  EXPECT_EQ(code, 0) << "10 no pid, 11 no Interrupted, 12 grandchild survived, 13 flag, 14 started after interrupt";
+}
+
+TEST(Process, UnusableWorkingDirectoryIsAnInfraErrorNamingIt) {
+  try {
+    run_process({"true"}, {.cwd = fs::path("/nonexistent/foliolab-dir")});
+    FAIL() << "expected InfraError";
+  } catch (const InfraError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("/nonexistent/foliolab-dir"));
+  }
 }
 
 TEST(Fs, AtomicWriteReplacesWholeFile) {

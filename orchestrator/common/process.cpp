@@ -3,10 +3,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
@@ -41,56 +42,124 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
   return out;
 }
 
-// posix_spawn has no chdir before glibc 2.29's addchdir_np; bookworm has 2.36, so use it.
-struct FileActions {
-  posix_spawn_file_actions_t actions;
-  FileActions() { posix_spawn_file_actions_init(&actions); }
-  ~FileActions() { posix_spawn_file_actions_destroy(&actions); }
-  FileActions(const FileActions&) = delete;
-  FileActions& operator=(const FileActions&) = delete;
+// What one of the child's fds 0..2 becomes: a dup of `from`, or `path` opened with `flags`.
+struct FdSetup {
+  int from = -1;
+  std::string path;
+  int flags = 0;
 };
 
-struct Attributes {
-  posix_spawnattr_t attr;
-  Attributes() {
-    posix_spawnattr_init(&attr);
-    // New process group: a timeout or a stop reaches the whole tree (make's children too).
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGTERM);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+// Why a child could not exec, sent back over a close-on-exec pipe.
+struct ChildFailure {
+  int stage;  // 0 open, 1 chdir, 2 exec
+  int fd;     // for open: which of 0..2
+  int error;
+};
+
+// Process groups run_process is waiting for (0 = free slot). Lock-free atomics, so that
+// interrupt_children may walk them from a signal handler.
+constexpr int kChildSlots = 64;
+std::atomic<pid_t> g_children[kChildSlots];
+std::atomic<int> g_interrupted{0};
+static_assert(std::atomic<pid_t>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
+
+int register_child(pid_t pgid) {
+  for (int i = 0; i < kChildSlots; ++i) {
+    pid_t expected = 0;
+    if (g_children[i].compare_exchange_strong(expected, pgid)) return i;
   }
-  ~Attributes() { posix_spawnattr_destroy(&attr); }
-  Attributes(const Attributes&) = delete;
-  Attributes& operator=(const Attributes&) = delete;
-};
+  return -1;  // more than 64 at once: still covered by the death signal
+}
 
+void unregister_child(int slot) {
+  if (slot >= 0) g_children[slot].store(0);
+}
+
+// fork + exec rather than posix_spawn: the child needs PR_SET_PDEATHSIG, which posix_spawn
+// cannot set. Between fork and exec only async-signal-safe calls; everything is prepared
+// before the fork.
 pid_t do_spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env,
-               const std::optional<std::filesystem::path>& cwd, FileActions& fa) {
+               const std::optional<std::filesystem::path>& cwd, const FdSetup (&fds)[3]) {
   if (argv.empty()) throw InfraError("internal: empty argv");
   auto exe = argv[0].find('/') == std::string::npos ? find_executable(argv[0])
                                                      : std::optional<std::filesystem::path>(argv[0]);
   if (!exe) throw InfraError(fmt::format("'{}' not found in PATH", argv[0]));
-  if (cwd) posix_spawn_file_actions_addchdir_np(&fa.actions, cwd->c_str());
-  Attributes at;
   std::vector<std::string> args = argv;
   std::vector<std::string> env = merged_environment(extra_env);
   auto cargs = c_strings(args);
   auto cenv = c_strings(env);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, exe->c_str(), &fa.actions, &at.attr, cargs.data(), cenv.data());
-  if (rc != 0) throw InfraError(fmt::format("cannot start '{}': {}", exe->string(), std::strerror(rc)));
+  const std::string exe_path = exe->string();
+  const std::string cwd_path = cwd ? cwd->string() : std::string();
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) throw InfraError(fmt::format("pipe: {}", std::strerror(errno)));
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    int e = errno;
+    ::close(report[0]);
+    ::close(report[1]);
+    throw InfraError(fmt::format("cannot start '{}': fork: {}", exe_path, std::strerror(e)));
+  }
+  if (pid == 0) {
+    ::close(report[0]);
+    auto fail = [&](int stage, int fd) {
+      ChildFailure f{stage, fd, errno};
+      ssize_t ignored = ::write(report[1], &f, sizeof f);
+      (void)ignored;
+      ::_exit(127);
+    };
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(127);  // foliolab died before the line above
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int fd = 0; fd < 3; ++fd) {
+      int source = fds[fd].from;
+      if (!fds[fd].path.empty()) {
+        source = ::open(fds[fd].path.c_str(), fds[fd].flags, 0644);
+        if (source < 0) fail(0, fd);
+      }
+      if (source != fd) {
+        if (::dup2(source, fd) < 0) fail(0, fd);
+        if (!fds[fd].path.empty()) ::close(source);
+      } else {
+        int flags = ::fcntl(fd, F_GETFD);
+        ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+      }
+    }
+    if (!cwd_path.empty() && ::chdir(cwd_path.c_str()) != 0) fail(1, -1);
+    ::execve(exe_path.c_str(), cargs.data(), cenv.data());
+    fail(2, -1);
+  }
+  ::setpgid(pid, pid);  // also here: a kill(-pid) right after we return must find the group
+  ::close(report[1]);
+  ChildFailure failure{};
+  ssize_t got;
+  do got = ::read(report[0], &failure, sizeof failure);
+  while (got < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (got == static_cast<ssize_t>(sizeof failure)) {
+    int status;
+    ::waitpid(pid, &status, 0);
+    switch (failure.stage) {
+      case 0:
+        throw InfraError(fmt::format("cannot start '{}': fd {} ({}): {}", exe_path, failure.fd,
+                                     fds[failure.fd].path.empty() ? "dup" : fds[failure.fd].path,
+                                     std::strerror(failure.error)));
+      case 1:
+        throw InfraError(fmt::format("cannot start '{}': cannot enter {}: {}", exe_path, cwd_path,
+                                     std::strerror(failure.error)));
+      default:
+        throw InfraError(fmt::format("cannot start '{}': {}", exe_path, std::strerror(failure.error)));
+    }
+  }
   return pid;
 }
 
-void set_cloexec(int fd) { fcntl(fd, F_SETFD, FD_CLOEXEC); }
 
 }  // namespace
 
@@ -134,35 +203,37 @@ std::string render_argv(const std::vector<std::string>& argv) {
 }
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
-  FileActions fa;
+  if (int signo = interrupted_by()) throw Interrupted(signo);
+  FdSetup fds[3];
   int pipefd[2] = {-1, -1};
-  if (options.input_file) {
-    posix_spawn_file_actions_addopen(&fa.actions, 0, options.input_file->c_str(), O_RDONLY, 0);
-  } else {
-    posix_spawn_file_actions_addopen(&fa.actions, 0, "/dev/null", O_RDONLY, 0);
-  }
+  fds[0].path = options.input_file ? options.input_file->string() : "/dev/null";
+  fds[0].flags = O_RDONLY;
   if (options.output_file) {
-    posix_spawn_file_actions_addopen(&fa.actions, 1, options.output_file->c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa.actions, 1, 2);
+    fds[1].path = options.output_file->string();
+    fds[1].flags = O_WRONLY | O_CREAT | O_APPEND;
+    fds[2].from = 1;
   } else {
     if (::pipe2(pipefd, O_CLOEXEC) != 0) throw InfraError(fmt::format("pipe: {}", std::strerror(errno)));
     if (options.stdout_file) {
-      posix_spawn_file_actions_addopen(&fa.actions, 1, options.stdout_file->c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      fds[1].path = options.stdout_file->string();
+      fds[1].flags = O_WRONLY | O_CREAT | O_TRUNC;
     } else {
-      posix_spawn_file_actions_adddup2(&fa.actions, pipefd[1], 1);
+      fds[1].from = pipefd[1];
     }
-    posix_spawn_file_actions_adddup2(&fa.actions, pipefd[1], 2);
+    fds[2].from = pipefd[1];
   }
   pid_t pid;
   try {
-    pid = do_spawn(argv, options.env, options.cwd, fa);
+    pid = do_spawn(argv, options.env, options.cwd, fds);
   } catch (...) {
     if (pipefd[0] >= 0) { ::close(pipefd[0]); ::close(pipefd[1]); }
     throw;
   }
+  const int slot = register_child(pid);
+  if (interrupted_by() != 0) ::kill(-pid, SIGTERM);  // the interrupt came while we were starting it
   ProcessResult result;
   auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  std::optional<std::chrono::steady_clock::time_point> interrupt_seen;
   if (pipefd[1] >= 0) ::close(pipefd[1]);
   auto remaining_ms = [&]() -> int {
     if (options.timeout.count() == 0) return 200;
@@ -193,13 +264,19 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
       reaped = true;
       break;
     }
-    if (options.timeout.count() != 0 && std::chrono::steady_clock::now() >= deadline) {
+    const auto now = std::chrono::steady_clock::now();
+    if (interrupted_by() != 0) {
+      if (!interrupt_seen) interrupt_seen = now;
+      if (now - *interrupt_seen > std::chrono::seconds(10)) ::kill(-pid, SIGKILL);  // SIGTERM was not enough
+    }
+    if (options.timeout.count() != 0 && now >= deadline) {
       ::kill(-pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       result.timed_out = true;
       reaped = true;
     }
   }
+  unregister_child(slot);
   // Drain what is left (the child exited; writers in its group may linger briefly).
   if (pipefd[0] >= 0) {
     int flags = fcntl(pipefd[0], F_GETFL);
@@ -212,6 +289,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     }
     ::close(pipefd[0]);
   }
+  if (int signo = interrupted_by()) throw Interrupted(signo);
   if (!result.timed_out) {
     if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
@@ -220,36 +298,31 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
 }
 
 SpawnedProcess spawn_process(const std::vector<std::string>& argv, const SpawnOptions& options) {
-  FileActions fa;
+  FdSetup fds[3];
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
   auto cleanup = [&] {
     for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
       if (fd >= 0) ::close(fd);
   };
+  // Every pipe end is close-on-exec: the child gets its ends through dup2 only.
   if (options.pipe_stdin) {
-    if (::pipe(in) != 0) throw InfraError("pipe failed");
-    set_cloexec(in[1]);
-    posix_spawn_file_actions_adddup2(&fa.actions, in[0], 0);
+    if (::pipe2(in, O_CLOEXEC) != 0) throw InfraError("pipe failed");
+    fds[0].from = in[0];
   } else {
-    posix_spawn_file_actions_addopen(&fa.actions, 0, "/dev/null", O_RDONLY, 0);
+    fds[0].path = "/dev/null";
+    fds[0].flags = O_RDONLY;
   }
-  if (::pipe(out) != 0) { cleanup(); throw InfraError("pipe failed"); }
-  set_cloexec(out[0]);
-  posix_spawn_file_actions_adddup2(&fa.actions, out[1], 1);
+  if (::pipe2(out, O_CLOEXEC) != 0) { cleanup(); throw InfraError("pipe failed"); }
+  fds[1].from = out[1];
   if (options.merge_stderr) {
-    posix_spawn_file_actions_adddup2(&fa.actions, out[1], 2);
+    fds[2].from = out[1];
   } else {
-    if (::pipe(err) != 0) { cleanup(); throw InfraError("pipe failed"); }
-    set_cloexec(err[0]);
-    posix_spawn_file_actions_adddup2(&fa.actions, err[1], 2);
+    if (::pipe2(err, O_CLOEXEC) != 0) { cleanup(); throw InfraError("pipe failed"); }
+    fds[2].from = err[1];
   }
-  // The child's ends must not leak into it twice; posix_spawn closes CLOEXEC fds after dup2.
-  if (in[0] >= 0) set_cloexec(in[0]);
-  set_cloexec(out[1]);
-  if (err[1] >= 0) set_cloexec(err[1]);
   SpawnedProcess p;
   try {
-    p.pid = do_spawn(argv, options.env, options.cwd, fa);
+    p.pid = do_spawn(argv, options.env, options.cwd, fds);
   } catch (...) {
     cleanup();
     throw;
@@ -261,6 +334,31 @@ SpawnedProcess spawn_process(const std::vector<std::string>& argv, const SpawnOp
   p.stdout_fd = out[0];
   p.stderr_fd = err[0];
   return p;
+}
+
+Interrupted::Interrupted(int signo)
+    : std::runtime_error(fmt::format("interrupted by {}", signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM"
+                                                                                     : strsignal(signo))),
+      signal_(signo) {}
+
+void interrupt_children(int signo) {
+  int expected = 0;
+  const bool first = g_interrupted.compare_exchange_strong(expected, signo);
+  for (auto& child : g_children) {
+    pid_t pgid = child.load();
+    if (pgid > 0) ::kill(-pgid, first ? SIGTERM : SIGKILL);  // a second signal: no more patience
+  }
+}
+
+int interrupted_by() { return g_interrupted.load(); }
+
+void interrupt_children_on_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = [](int signo) { interrupt_children(signo); };
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
 }
 
 }  // namespace foliolab::common

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,37 @@ struct ProcessResult {
   std::string describe() const;  // "exit 2", "killed by signal 9", "timed out"
 };
 
-// Runs argv[0] (looked up in PATH) to completion. Throws InfraError when it cannot be started.
+// Runs argv[0] (looked up in PATH) to completion. Throws InfraError when it cannot be started,
+// Interrupted when interrupt_children() stopped it (or was called before it started).
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+// Every child (run_process and spawn_process) leads its own process group and is started with
+// PR_SET_PDEATHSIG=SIGTERM, so that no build or guest outlives foliolab, even after kill -9:
+// make passes SIGTERM on to its compilers, QEMU exits on it. The death signal follows the
+// *thread* that started the child, so a child must be started and reaped by the same thread
+// (run_process does; the VM backend does for QEMU).
+
+// The work run_process was doing was abandoned on request (SIGINT/SIGTERM to foliolab), not
+// failed: callers let it through, and the CLI exits 128 + signal.
+class Interrupted : public std::runtime_error {
+ public:
+  explicit Interrupted(int signo);
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+};
+
+// Async-signal-safe. Records `signo` (the first one wins) and sends SIGTERM to the process
+// group of every child run_process is waiting for (SIGKILL 10 s later if it is still there).
+// From then on run_process throws Interrupted instead of starting anything. Children of
+// spawn_process are not touched: their owner stops them its own way (QMP quit for QEMU).
+void interrupt_children(int signo);
+// The signal passed to interrupt_children, 0 if none.
+int interrupted_by();
+// For commands without signal handling of their own (build, doctor): SIGINT and SIGTERM call
+// interrupt_children, so the command unwinds through Interrupted and exits 128 + signal.
+void interrupt_children_on_signals();
 
 // A started child whose pipes the caller drives (e.g. with Boost.Asio). The child is its own
 // process group leader so that kill_group reaches its descendants.

@@ -5,8 +5,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "common/fs.h"
@@ -145,6 +151,87 @@ TEST_F(BuildIntegration, MissingCrossCompilerExits3NamingTheDebianPackage) {
   auto r = run_foliolab({"build", suite.string()}, {{"PATH", (dir_->path() / "emptybin").string()}});
   EXPECT_EQ(r.exit_code, 3) << r.out;
   EXPECT_THAT(r.out, HasSubstr("aarch64-linux-gnu-gcc not found: install the Debian package gcc-aarch64-linux-gnu"));
+}
+
+// Process groups of every process whose parent is `pid` (make, for foliolab build).
+std::vector<pid_t> child_groups(pid_t pid) {
+  std::vector<pid_t> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state;
+    pid_t ppid, pgrp;
+    if (rest >> state >> ppid >> pgrp && ppid == pid) out.push_back(pgrp);
+  }
+  return out;
+}
+
+bool group_alive(pid_t pgrp) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state;
+    pid_t ppid, group;
+    if (rest >> state >> ppid >> group && group == pgrp && state != 'Z') return true;
+  }
+  return false;
+}
+
+// SIGTERM while make runs: foliolab stops make and its compilers, exits 128 + 15, and leaves
+// neither an artifact nor a staging folder for the unfinished key.
+TEST_F(BuildIntegration, SigtermStopsMakeAndLeavesNoHalfArtifact) {
+  std::random_device rd;
+  std::string token = std::to_string(rd()) + std::to_string(rd());
+  write("p/0001-probe.patch", "--- a/mm/khugepaged.c\n+++ b/mm/khugepaged.c\n@@ -1,3 +1,4 @@\n+/* foliolab sigterm probe " +
+                                 token + " */\n // SPDX-License-Identifier: GPL-2.0\n #define pr_fmt(fmt) KBUILD_MODNAME \": \" fmt\n \n");
+  write("p/series", "0001-probe.patch\n");
+  auto suite = write("s.yaml", "name: it\nkernels:\n  base: {}\n  probe: {base: base, patches: [p]}\narches: [x86_64]\n"
+                               "workloads: [{workload: thp-fault}]\n");
+  ASSERT_EQ(run_foliolab({"build", suite.string(), "--kernel", "base"}).exit_code, 0);
+  const auto cache = common::default_cache_dir() / "kernels";
+  auto entries = [&] {
+    std::set<std::string> names;
+    for (const auto& entry : fs::directory_iterator(cache)) names.insert(entry.path().filename().string());
+    return names;
+  };
+  const std::set<std::string> before = entries();
+  auto child = common::spawn_process({foliolab_bin(), "build", suite.string(), "--kernel", "probe", "--no-ccache"});
+  FILE* out = ::fdopen(child.stdout_fd, "r");
+  ASSERT_NE(out, nullptr);
+  std::string log;
+  char* line = nullptr;
+  size_t cap = 0;
+  while (::getline(&line, &cap, out) > 0) {
+    log += line;
+    if (log.find("] building ") != std::string::npos) break;
+  }
+  ASSERT_THAT(log, HasSubstr("] building ")) << "the build never started";
+  std::vector<pid_t> groups;
+  for (int i = 0; i < 100 && groups.empty(); ++i) {
+    groups = child_groups(child.pid);
+    if (groups.empty()) ::usleep(20000);
+  }
+  ASSERT_FALSE(groups.empty()) << "no make under foliolab";
+  ::kill(child.pid, SIGTERM);
+  while (::getline(&line, &cap, out) > 0) log += line;
+  ::free(line);
+  ::fclose(out);
+  int status = 0;
+  ::waitpid(child.pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << log;
+  EXPECT_THAT(log, HasSubstr("interrupted by SIGTERM"));
+  for (pid_t g : groups) EXPECT_FALSE(group_alive(g)) << "process group " << g << " (make) outlived foliolab";
+  // Nothing of the unfinished key in the cache: no artifact, no staging folder.
+  EXPECT_EQ(entries(), before);
 }
 
 }  // namespace

@@ -79,15 +79,21 @@ class RunTest : public ::testing::Test {
     return out;
   }
 
-  void kill_orphaned_guests() {
+  // QEMU processes of this test (their command lines name its scratch folder), zombies aside.
+  std::vector<pid_t> guests_alive() const {
     const std::string marker = (tmp_.path() / "tmp").string();
+    std::vector<pid_t> out;
     for (const auto& e : fs::directory_iterator("/proc")) {
       std::string pid = e.path().filename().string();
       if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
       std::ifstream f(e.path() / "cmdline");
       std::string cmdline((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-      if (cmdline.find(marker) != std::string::npos) ::kill(std::stoi(pid), SIGKILL);
+      if (cmdline.find(marker) != std::string::npos) out.push_back(std::stoi(pid));
     }
+    return out;
+  }
+  void kill_orphaned_guests() {
+    for (pid_t pid : guests_alive()) ::kill(pid, SIGKILL);
   }
 
   common::TemporaryDirectory tmp_{fs::temp_directory_path(), "foliolab-run-it"};
@@ -157,7 +163,10 @@ TEST_F(RunTest, KilledRunResumesToEveryJobExactlyOnce) {
     ::kill(child.pid, SIGKILL);
     ::waitpid(child.pid, &status, 0);
   }
-  kill_orphaned_guests();  // QEMU is in its own process group: it outlives a SIGKILLed foliolab
+  // QEMU leads its own process group but gets SIGTERM when foliolab dies (PR_SET_PDEATHSIG).
+  for (int i = 0; i < 50 && !guests_alive().empty(); ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(guests_alive().empty()) << "QEMU outlived a SIGKILLed foliolab";
+  kill_orphaned_guests();
   drain.join();
   ASSERT_FALSE(exited) << "foliolab ended before the first run was stored:\n" << first_output;
   auto after_kill = stored_runs();

@@ -22,6 +22,7 @@
 #include "catalog/catalog.h"
 #include "common/errors.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "common/units.h"
 #include "config/suite.h"
 #include "image/initramfs.h"
@@ -105,6 +106,7 @@ class SignalWatch {
         signal_ = signo;
         signalled_at_ = Clock::now();
         spdlog::warn("{}: stopping the running guests; no new job starts", signo == SIGINT ? "SIGINT" : "SIGTERM");
+        common::interrupt_children(signo);  // a kernel build in progress stops too
         timer_.expires_after(std::chrono::milliseconds(kRunDefaults.signal_resend_window_ms));
         timer_.async_wait([this](const boost::system::error_code& tec) {
           if (!tec) resend_to_late_starters();
@@ -288,7 +290,12 @@ int run_suite(const RunOptions& options, std::ostream& out) {
   for (const auto& need : kernels_needed(pending)) {
     if (signals.stopped()) break;
     spdlog::info("kernel {} for {}", need.variant->name, config::to_string(need.arch));
-    kernel::KernelArtifact artifact = kernel::build_kernel(*need.variant, need.arch, build);
+    kernel::KernelArtifact artifact;
+    try {
+      artifact = kernel::build_kernel(*need.variant, need.arch, build);
+    } catch (const common::Interrupted&) {
+      break;  // reported below like any interrupt; finished kernels stay cached
+    }
     if (artifact.key != need.key)
       throw InfraError(fmt::format("kernel {} for {}: built artifact {} but the plan expected {} (inputs changed "
                                    "while running?)",
