@@ -71,10 +71,14 @@ std::map<std::string, double> reduce_step(const collect::StepRecords& step, cons
   }
   for (const auto& trace : step.traces) {
     const std::string prefix = "trace." + std::string(event_name(trace.event)) + ".";
+    // The total says the event was traced in this step, even when it never fired: compare then
+    // counts a value this run never saw as 0 rather than as missing.
+    double& total = out[prefix + "total"];
     for (const auto& [value, count] : trace.counts) {
       std::string name = prefix + value;
-      if (!is_valid_metric_name(name)) continue;
+      if (!is_valid_metric_name(name) || value == "total") continue;
       out[name] += static_cast<double>(count);
+      total += static_cast<double>(count);
     }
   }
   return out;

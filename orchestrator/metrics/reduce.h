@@ -2,7 +2,8 @@
 // Per-run reduction of a step's records into named metrics (docs/protocol.md section 6):
 // counters after - before (first and last sample holding the name, in arrival order), gauges
 // mean (and <name>.min / <name>.max) over every sample, workload values as reported, trace
-// histograms as trace.<event without subsystem>.<value>. Kinds come from the registry.
+// histograms as trace.<event without subsystem>.<value> plus trace.<event>.total (present
+// whenever the event was traced, 0 if it never fired). Kinds come from the registry.
 //
 // Names and values come from the guest: a name that is not a plain metric name (letters,
 // digits and _ . : / + -, at most kMaxMetricName characters) and a value that is not finite

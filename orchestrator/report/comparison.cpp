@@ -157,6 +157,9 @@ Comparison build_comparison(const CompareInput& input) {
 
   // 1. Bring every index up to date and read its runs.
   metrics::Registry registry = metrics::Registry::load_default();
+  // What each workload's descriptor says about its metrics (per workload: one name may mean
+  // different things in two workloads).
+  std::map<std::string, std::map<std::string, metrics::MetricInfo>> workload_info;
   std::vector<LoadedStore> stores;
   for (const auto& dir : dirs) {
     store::StoreOptions options;
@@ -164,7 +167,8 @@ Comparison build_comparison(const CompareInput& input) {
     const auto report = loaded.store->sync_index();
     loaded.runs = loaded.store->index().runs();
     loaded.metric_names = loaded.store->index().metric_names();
-    for (const auto& [name, info] : loaded.store->index().metric_info()) registry.set(name, info);
+    for (auto& [workload, infos] : loaded.store->index().metric_info())
+      for (auto& [name, info] : infos) workload_info[workload][name] = info;
     cmp.sources.push_back(SourceInfo{dir, loaded.runs.size(), report.incomplete, report.invalid});
     if (report.incomplete > 0)
       cmp.warnings.push_back(fmt::format("{}: {} interrupted run folder(s) not counted", dir.string(), report.incomplete));
@@ -172,7 +176,8 @@ Comparison build_comparison(const CompareInput& input) {
       cmp.warnings.push_back(fmt::format("{}: {} invalid run folder(s) ignored", dir.string(), report.invalid));
     stores.push_back(std::move(loaded));
   }
-  if (input.registry_file) registry.overlay(metrics::Registry::load(*input.registry_file));
+  std::optional<metrics::Registry> user_registry;
+  if (input.registry_file) user_registry = metrics::Registry::load(*input.registry_file);
 
   // 2. Variants, baseline, groups, run order.
   std::set<std::string> variant_set;
@@ -283,9 +288,36 @@ Comparison build_comparison(const CompareInput& input) {
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   if (names.size() >= (1u << kMetricBits)) throw common::UsageError("too many distinct metric names");
-  std::vector<metrics::MetricInfo> infos;
-  infos.reserve(names.size());
-  for (const auto& n : names) infos.push_back(registry.lookup(n));
+  // Per workload: the shipped registry, then that workload's descriptors, then the user's
+  // --registry file (which wins).
+  std::map<std::string, std::vector<metrics::MetricInfo>> infos;
+  auto infos_for = [&](const std::string& workload) -> const std::vector<metrics::MetricInfo>& {
+    auto it = infos.find(workload);
+    if (it != infos.end()) return it->second;
+    metrics::Registry merged = registry;
+    if (auto w = workload_info.find(workload); w != workload_info.end())
+      for (const auto& [name, info] : w->second) merged.set(name, info);
+    if (user_registry) merged.overlay(*user_registry);
+    std::vector<metrics::MetricInfo> out;
+    out.reserve(names.size());
+    for (const auto& n : names) out.push_back(merged.lookup(n));
+    return infos.emplace(workload, std::move(out)).first->second;
+  };
+
+  // Tracepoint histograms: a run that traced an event (it has trace.<event>.total) but never
+  // saw one of its values counts that value as 0, so that a bucket that appears or vanishes
+  // between kernels (pte_uffd_wp -> pte_non_present) is compared instead of dropped.
+  std::map<std::uint32_t, std::vector<std::uint32_t>> buckets_of_total;  // .total id -> bucket ids
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string& n = names[i];
+    if (!n.starts_with("trace.")) continue;
+    const auto dot = n.find('.', 6);
+    if (dot == std::string::npos || n.compare(dot, std::string::npos, ".total") == 0) continue;
+    const std::string total = n.substr(0, dot) + ".total";
+    auto it = std::lower_bound(names.begin(), names.end(), total);
+    if (it != names.end() && *it == total)
+      buckets_of_total[static_cast<std::uint32_t>(it - names.begin())].push_back(static_cast<std::uint32_t>(i));
+  }
 
   // 4. Every value as a packed (group, metric, variant, run order) key, sorted.
   std::vector<Entry> entries;
@@ -310,12 +342,33 @@ Comparison build_comparison(const CompareInput& input) {
       ++contributing;
     }
     entries.reserve(entries.size() + contributing * s.metric_names.size());
+    std::uint64_t run_prefix = ~std::uint64_t{0};
+    std::vector<std::uint32_t> run_metrics;  // global ids the current run has
+    auto fill_missing_buckets = [&] {
+      if (run_prefix == ~std::uint64_t{0} || buckets_of_total.empty()) return;
+      std::sort(run_metrics.begin(), run_metrics.end());
+      for (const auto& [total, buckets] : buckets_of_total) {
+        if (!std::binary_search(run_metrics.begin(), run_metrics.end(), total)) continue;
+        for (std::uint32_t b : buckets)
+          if (!std::binary_search(run_metrics.begin(), run_metrics.end(), b))
+            entries.push_back(Entry{run_prefix | (std::uint64_t{b} << (kVariantBits + kOrderBits)), 0.0});
+      }
+    };
+    std::int64_t current_run = -1;
     s.store->index().for_each_metric([&](std::int64_t run_id, std::int64_t metric_id, double value) {
       if (run_id < 0 || run_id > max_id || metric_id < 0 || static_cast<std::size_t>(metric_id) >= global.size()) return;
-      const std::uint64_t p = prefix[static_cast<std::size_t>(run_id)];
-      if (p == ~std::uint64_t{0}) return;
-      entries.push_back(Entry{p | (std::uint64_t{global[static_cast<std::size_t>(metric_id)]} << (kVariantBits + kOrderBits)), value});
+      if (run_id != current_run) {  // values come ordered by run id
+        fill_missing_buckets();
+        current_run = run_id;
+        run_prefix = prefix[static_cast<std::size_t>(run_id)];
+        run_metrics.clear();
+      }
+      if (run_prefix == ~std::uint64_t{0}) return;
+      const std::uint32_t id = global[static_cast<std::size_t>(metric_id)];
+      run_metrics.push_back(id);
+      entries.push_back(Entry{run_prefix | (std::uint64_t{id} << (kVariantBits + kOrderBits)), value});
     });
+    fill_missing_buckets();
   }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.key < b.key; });
 
@@ -342,7 +395,7 @@ Comparison build_comparison(const CompareInput& input) {
       g.all_zero.push_back(names[metric]);
       continue;
     }
-    const metrics::MetricInfo& info = infos[metric];
+    const metrics::MetricInfo& info = infos_for(g.workload)[metric];
     // Harmonic means only where every variant's values allow them, so that all cells of a
     // row are on the same scale.
     const bool harmonic = info.rate && info.direction == metrics::Direction::kHigher && all_positive;

@@ -96,6 +96,71 @@ TEST(Comparison, FindsTheShiftsInTheirDirectionAndCountsOutcomes) {
   EXPECT_EQ(g.outcomes[0].failed(), 0);
 }
 
+// Two workloads report wl.collapsed_fraction; only one of them says higher is better.
+TEST(Comparison, OneMetricNameMeansWhatEachWorkloadSays) {
+  Tree t;
+  store::ResultStore s(t.dir());
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(0, 0.01);
+  for (const std::string variant : {"base", "patched"}) {
+    for (const std::string workload : {"khugepaged-collapse", "collapse-nonpresent"}) {
+      metrics::MetricInfo info;
+      info.kind = metrics::Kind::kValue;
+      info.unit = "ratio";
+      info.direction = workload == "khugepaged-collapse" ? metrics::Direction::kHigher : metrics::Direction::kNeutral;
+      for (int rep = 0; rep < 5; ++rep) {
+        auto m = run(variant, rep);
+        m.workload = {workload, workload, {}};
+        m.job_key = fmt::format("{}-{}-{}", variant, workload, rep);
+        m.metric_info = {{"wl.collapsed_fraction", info}};
+        m.metrics = {{"wl.collapsed_fraction", (variant == "base" ? 1.0 : 0.875) * (1 + noise(rng))}};
+        s.write_run(m, "", "");
+      }
+    }
+  }
+  const Comparison cmp = build_comparison(CompareInput{{t.dir()}, std::nullopt, std::nullopt, {}});
+  ASSERT_EQ(cmp.groups.size(), 2u);
+  for (const auto& g : cmp.groups) {
+    const Verdict v = row(g, "wl.collapsed_fraction").cells[1].verdict;
+    if (g.workload == "khugepaged-collapse") EXPECT_EQ(v, Verdict::kRegression) << to_string(v);
+    else EXPECT_EQ(v, Verdict::kChanged) << to_string(v);
+  }
+}
+
+// nonswap-abort's signature: the scan stops with pte_non_present where the base kernel said
+// pte_uffd_wp. Each kernel never reports the other's status at all.
+TEST(Comparison, HistogramValueARunNeverSawCountsAsZero) {
+  Tree t;
+  store::ResultStore s(t.dir());
+  for (const std::string variant : {"base", "patched", "untraced"}) {
+    for (int rep = 0; rep < 5; ++rep) {
+      auto m = run(variant, rep);
+      const double n = 10 + rep % 3;
+      if (variant == "base")
+        m.metrics = {{"trace.mm_khugepaged_scan_pmd.total", n}, {"trace.mm_khugepaged_scan_pmd.pte_uffd_wp", n}};
+      else if (variant == "patched")
+        m.metrics = {{"trace.mm_khugepaged_scan_pmd.total", n}, {"trace.mm_khugepaged_scan_pmd.pte_non_present", n}};
+      else
+        m.metrics = {{"vmstat.pgfault", 100 + n}};  // the event was not traced here
+      s.write_run(m, "", "");
+    }
+  }
+  const Comparison cmp = build_comparison(CompareInput{{t.dir()}, std::string("base"), std::nullopt, {}});
+  ASSERT_EQ(cmp.groups.size(), 1u);
+  const Group& g = cmp.groups[0];
+  ASSERT_EQ(cmp.variants, (std::vector<std::string>{"base", "patched", "untraced"}));
+  const auto& gone = row(g, "trace.mm_khugepaged_scan_pmd.pte_uffd_wp");
+  EXPECT_EQ(gone.cells[1].summary.n, 5u);
+  EXPECT_EQ(gone.cells[1].summary.mean, 0);
+  EXPECT_EQ(gone.cells[1].verdict, Verdict::kChanged) << to_string(gone.cells[1].verdict);
+  EXPECT_EQ(gone.cells[2].summary.n, 0u) << "a run that did not trace the event has no value, not 0";
+  const auto& appeared = row(g, "trace.mm_khugepaged_scan_pmd.pte_non_present");
+  EXPECT_EQ(appeared.cells[0].summary.n, 5u);
+  EXPECT_EQ(appeared.cells[0].summary.mean, 0);
+  EXPECT_EQ(appeared.cells[1].summary.n, 5u);
+  EXPECT_NE(appeared.cells[1].verdict, Verdict::kMissing);
+}
+
 TEST(Comparison, FlippingADirectionFlipsTheVerdict) {
   Tree t;
   write_tree(t.dir());

@@ -14,7 +14,7 @@ namespace foliolab::store {
 
 namespace {
 
-constexpr const char* kIndexSchema = "2";
+constexpr const char* kIndexSchema = "3";  // 3: metric_info per workload
 
 // Thin RAII wrapper over a prepared statement; errors become InfraError naming the SQL.
 class Statement {
@@ -221,8 +221,11 @@ void Index::create_schema() {
   exec("CREATE TABLE metric_names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)");
   // One packed blob per run (see index.h): compare reads 10,000 runs' values in one scan.
   exec("CREATE TABLE run_values(run_id INTEGER PRIMARY KEY, data BLOB NOT NULL)");
-  exec(R"(CREATE TABLE metric_info(name TEXT PRIMARY KEY, unit TEXT NOT NULL, kind TEXT NOT NULL,
-      direction TEXT NOT NULL, threshold REAL NOT NULL, rate INTEGER NOT NULL))");
+  // Per workload: two workloads may give one metric name different meanings (collapsed_fraction
+  // is better higher for khugepaged-collapse, neutral for collapse-nonpresent).
+  exec(R"(CREATE TABLE metric_info(workload TEXT NOT NULL, name TEXT NOT NULL, unit TEXT NOT NULL,
+      kind TEXT NOT NULL, direction TEXT NOT NULL, threshold REAL NOT NULL, rate INTEGER NOT NULL,
+      PRIMARY KEY(workload, name)))");
   Statement set(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema', ?)");
   set.bind(1, std::string(kIndexSchema)).run();
   tx.commit();
@@ -294,15 +297,16 @@ void Index::insert_run(const RunManifest& m, const FileStamp& stamp) {
   values.bind(1, run_id);
   values.bind_blob(2, blob);
   values.run();
-  Statement info(db_, R"(INSERT OR REPLACE INTO metric_info(name, unit, kind, direction, threshold, rate)
-      VALUES(?,?,?,?,?,?))");
+  Statement info(db_, R"(INSERT OR REPLACE INTO metric_info(workload, name, unit, kind, direction, threshold, rate)
+      VALUES(?,?,?,?,?,?,?))");
   for (const auto& [name, mi] : m.metric_info) {
-    info.bind(1, name);
-    info.bind(2, mi.unit);
-    info.bind(3, std::string(metrics::to_string(mi.kind)));
-    info.bind(4, std::string(metrics::to_string(mi.direction)));
-    info.bind(5, mi.threshold_pct);
-    info.bind(6, mi.rate ? 1 : 0);
+    info.bind(1, m.workload.workload);
+    info.bind(2, name);
+    info.bind(3, mi.unit);
+    info.bind(4, std::string(metrics::to_string(mi.kind)));
+    info.bind(5, std::string(metrics::to_string(mi.direction)));
+    info.bind(6, mi.threshold_pct);
+    info.bind(7, mi.rate ? 1 : 0);
     info.run();
   }
 }
@@ -388,18 +392,18 @@ std::vector<std::string> Index::metric_names() const {
   return out;
 }
 
-std::map<std::string, metrics::MetricInfo> Index::metric_info() const {
-  std::map<std::string, metrics::MetricInfo> out;
-  Statement q(db_, "SELECT name, unit, kind, direction, threshold, rate FROM metric_info");
+std::map<std::string, std::map<std::string, metrics::MetricInfo>> Index::metric_info() const {
+  std::map<std::string, std::map<std::string, metrics::MetricInfo>> out;
+  Statement q(db_, "SELECT workload, name, unit, kind, direction, threshold, rate FROM metric_info");
   while (q.step()) {
     metrics::MetricInfo info;
-    info.unit = q.text(1);
-    info.kind = metrics::kind_from_string(q.text(2)).value_or(metrics::Kind::kValue);
-    info.direction = metrics::direction_from_string(q.text(3)).value_or(metrics::Direction::kNeutral);
-    info.threshold_pct = q.real(4);
-    info.rate = q.integer(5) != 0;
+    info.unit = q.text(2);
+    info.kind = metrics::kind_from_string(q.text(3)).value_or(metrics::Kind::kValue);
+    info.direction = metrics::direction_from_string(q.text(4)).value_or(metrics::Direction::kNeutral);
+    info.threshold_pct = q.real(5);
+    info.rate = q.integer(6) != 0;
     info.known = true;
-    out[q.text(0)] = info;
+    out[q.text(0)][q.text(1)] = info;
   }
   return out;
 }
@@ -442,9 +446,9 @@ std::string Index::dump() const {
     }
   }
   {
-    Statement q(db_, "SELECT name, unit, kind, direction, threshold, rate FROM metric_info ORDER BY name");
-    while (q.step()) out += fmt::format("info|{}|{}|{}|{}|{}|{}\n", q.text(0), q.text(1), q.text(2), q.text(3),
-                                        q.real(4), q.integer(5));
+    Statement q(db_, "SELECT workload, name, unit, kind, direction, threshold, rate FROM metric_info ORDER BY workload, name");
+    while (q.step()) out += fmt::format("info|{}|{}|{}|{}|{}|{}|{}\n", q.text(0), q.text(1), q.text(2), q.text(3),
+                                        q.text(4), q.real(5), q.integer(6));
   }
   return out;
 }

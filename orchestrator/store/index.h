@@ -9,7 +9,7 @@
 //   metric_names(id, name UNIQUE)
 //   run_values(run_id, data BLOB)   -- per metric: uint32 metric id, float64 value (12 bytes,
 //                                      little-endian), so compare reads every value in one scan
-//   metric_info(name, unit, kind, direction, threshold, rate)   -- from manifests (wl.*)
+//   metric_info(workload, name, unit, kind, direction, threshold, rate) -- from manifests (wl.*)
 #include <sqlite3.h>
 
 #include <cstdint>
@@ -70,7 +70,8 @@ class Index {
   std::map<std::string, FileStamp> stamps() const;  // job_key -> stamp
   std::vector<IndexedRun> runs() const;             // ordered by id
   std::vector<std::string> metric_names() const;    // indexed by metric id (empty where unused)
-  std::map<std::string, metrics::MetricInfo> metric_info() const;
+  // workload (catalog name) -> metric -> what its descriptor says.
+  std::map<std::string, std::map<std::string, metrics::MetricInfo>> metric_info() const;
   // Calls fn(run id, metric id, value) for every stored value, ordered by run id then metric id.
   void for_each_metric(const std::function<void(std::int64_t, std::int64_t, double)>& fn) const;
   // A canonical text dump of the content (runs and metrics by job_key and name) for tests and
