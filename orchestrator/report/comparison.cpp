@@ -23,6 +23,7 @@ const char* to_string(Verdict verdict) {
     case Verdict::kNoChange: return "no-change";
     case Verdict::kNoisy: return "noisy";
     case Verdict::kTooFewRuns: return "too-few-runs";
+    case Verdict::kFewSamples: return "few-samples";
     case Verdict::kMissing: return "missing";
   }
   return "missing";
@@ -304,6 +305,20 @@ Comparison build_comparison(const CompareInput& input) {
     return infos.emplace(workload, std::move(out)).first->second;
   };
 
+  // Per (group, variant): the fewest samples per step over the runs that give metrics (-1 when
+  // no run recorded it, e.g. manifests older than the field).
+  std::map<std::pair<std::size_t, std::size_t>, int> fewest_samples;
+  for (const auto& s : stores) {
+    for (const auto& r : s.runs) {
+      if (!contributes_metrics(r.outcome) || r.samples_per_step < 0) continue;
+      auto [it, fresh] = fewest_samples.try_emplace({group_index.at(group_key(r)), variant_index.at(r.variant)},
+                                                   r.samples_per_step);
+      if (!fresh) it->second = std::min(it->second, r.samples_per_step);
+    }
+  }
+  for (std::size_t gi = 0; gi < cmp.groups.size(); ++gi)
+    for (std::size_t v = 0; v < cmp.variants.size(); ++v) fewest_samples.try_emplace({gi, v}, -1);
+
   // Tracepoint histograms: a run that traced an event (it has trace.<event>.total) but never
   // saw one of its values counts that value as 0, so that a bucket that appears or vanishes
   // between kernels (pte_uffd_wp -> pte_non_present) is compared instead of dropped.
@@ -408,7 +423,13 @@ Comparison build_comparison(const CompareInput& input) {
       row.cells[v].summary = summarize(per_variant[v], harmonic, cmp.rules.confidence);
     }
     row.cells[0].verdict = row.cells[0].summary.n > 0 ? Verdict::kBaseline : Verdict::kMissing;
-    for (std::size_t v = 1; v < cmp.variants.size(); ++v) compare_cell(row.cells[0], row.cells[v], info, cmp.rules);
+    for (std::size_t v = 1; v < cmp.variants.size(); ++v) {
+      compare_cell(row.cells[0], row.cells[v], info, cmp.rules);
+      const int sampled = std::min(fewest_samples[{group, 0}], fewest_samples[{group, v}]);
+      if (info.kind == metrics::Kind::kGauge && sampled >= 0 && sampled < cmp.rules.min_gauge_samples &&
+          row.cells[v].verdict != Verdict::kMissing && row.cells[v].verdict != Verdict::kTooFewRuns)
+        row.cells[v].verdict = Verdict::kFewSamples;
+    }
     g.rows.push_back(std::move(row));
   }
   return cmp;

@@ -26,6 +26,7 @@ enum class Verdict {
   kNoChange,     // no significant change of at least the threshold, and one would have been seen
   kNoisy,        // no verdict: the spread hides changes of the threshold's size
   kTooFewRuns,   // no verdict: fewer than VerdictRules::min_runs values on a side
+  kFewSamples,   // no verdict: a gauge sampled fewer than VerdictRules::min_gauge_samples times in a step
   kMissing,      // no values on one side
 };
 const char* to_string(Verdict verdict);
@@ -33,6 +34,9 @@ const char* to_string(Verdict verdict);
 struct VerdictRules {
   double confidence = kConfidence;  // Welch's test at 1 - confidence, and intervals at `confidence`
   std::size_t min_runs = 3;
+  // A gauge's mean/min/max over fewer samples per step than this (a step shorter than a few
+  // sampling periods) says when the sampler looked, not what the kernel did.
+  int min_gauge_samples = 5;
   std::optional<double> threshold_pct;  // overrides every metric's registry threshold
 };
 

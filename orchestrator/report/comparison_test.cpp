@@ -161,6 +161,35 @@ TEST(Comparison, HistogramValueARunNeverSawCountsAsZero) {
   EXPECT_NE(appeared.cells[1].verdict, Verdict::kMissing);
 }
 
+// A gauge's per-run mean over two samples says when the sampler looked; over twenty it says
+// what the kernel held. The same 10% shift is a verdict only in the second case, and counters
+// are never affected by how often the step was sampled.
+TEST(Comparison, GaugeSampledTooFewTimesGetsNoVerdict) {
+  for (const int samples : {2, 20}) {
+    Tree t;
+    store::ResultStore s(t.dir());
+    std::mt19937_64 rng(11);
+    std::normal_distribution<double> noise(0, 0.005);
+    for (const std::string variant : {"base", "patched"}) {
+      const double shift = variant == "patched" ? 1.10 : 1.0;
+      for (int rep = 0; rep < 5; ++rep) {
+        auto m = run(variant, rep);
+        m.samples_per_step = samples;
+        m.metrics = {{"meminfo.AnonHugePages", 65536 * shift * (1 + noise(rng))},
+                     {"vmstat.thp_fault_fallback", 2000 * shift * (1 + noise(rng))}};
+        s.write_run(m, "", "");
+      }
+    }
+    const Comparison cmp = build_comparison(CompareInput{{t.dir()}, std::nullopt, std::nullopt, {}});
+    ASSERT_EQ(cmp.groups.size(), 1u);
+    const Group& g = cmp.groups[0];
+    const Verdict gauge = row(g, "meminfo.AnonHugePages").cells[1].verdict;
+    if (samples < cmp.rules.min_gauge_samples) EXPECT_EQ(gauge, Verdict::kFewSamples) << to_string(gauge);
+    else EXPECT_EQ(gauge, Verdict::kChanged) << to_string(gauge);  // neutral direction
+    EXPECT_EQ(row(g, "vmstat.thp_fault_fallback").cells[1].verdict, Verdict::kRegression) << samples;
+  }
+}
+
 TEST(Comparison, FlippingADirectionFlipsTheVerdict) {
   Tree t;
   write_tree(t.dir());

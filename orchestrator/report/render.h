@@ -29,7 +29,7 @@ std::optional<FailOn> fail_on_from_string(std::string_view text);
 const char* to_string(FailOn kind);
 
 struct FailureSummary {
-  std::size_t regressions = 0, improvements = 0, changed = 0, noisy = 0, too_few_runs = 0;
+  std::size_t regressions = 0, improvements = 0, changed = 0, noisy = 0, too_few_runs = 0, few_samples = 0;
   std::size_t crashes = 0, integrity = 0, failed_runs = 0, infra = 0, skipped = 0;
   std::set<FailOn> triggered;  // of the requested kinds, those present
 };

@@ -46,6 +46,7 @@ FailureSummary summarize_failures(const Comparison& comparison, const std::set<F
           case Verdict::kChanged: ++s.changed; break;
           case Verdict::kNoisy: ++s.noisy; break;
           case Verdict::kTooFewRuns: ++s.too_few_runs; break;
+          case Verdict::kFewSamples: ++s.few_samples; break;
           default: break;
         }
       }
@@ -97,6 +98,7 @@ char verdict_flag(const Cell& cell) {
     case Verdict::kChanged: return 'C';
     case Verdict::kNoisy: return '~';
     case Verdict::kTooFewRuns: return '?';
+    case Verdict::kFewSamples: return 's';
     case Verdict::kNoChange: return cell.significant ? '*' : ' ';
     default: return ' ';
   }

@@ -26,7 +26,7 @@ table{border-collapse:collapse;margin:.4em 0}td,th{padding:2px 8px;border-bottom
 th{background:#f4f4f4}td.name,th.name{text-align:left;font-family:ui-monospace,monospace}
 td.left{text-align:left}
 .regression{background:#fde2e1;color:#900;font-weight:bold}.improvement{background:#e1f6e4;color:#065}
-.changed{background:#e3ecfb;color:#124}.noisy,.too-few-runs{color:#888}.missing{color:#bbb}
+.changed{background:#e3ecfb;color:#124}.noisy,.too-few-runs,.few-samples{color:#888}.missing{color:#bbb}
 pre{background:#f7f7f7;border:1px solid #ddd;padding:.5em;overflow:auto;max-height:30em;font-size:12px}
 dl.summary{display:grid;grid-template-columns:max-content auto;gap:2px 1em}dl.summary dt{font-weight:bold}
 dl.summary dd{margin:0}.fail{color:#900;font-weight:bold}.pass{color:#065;font-weight:bold}
@@ -121,6 +121,7 @@ std::string cell_class(const Cell& c) {
     case Verdict::kChanged: return "changed";
     case Verdict::kNoisy: return "noisy";
     case Verdict::kTooFewRuns: return "too-few-runs";
+    case Verdict::kFewSamples: return "few-samples";
     case Verdict::kMissing: return "missing";
     default: return "";
   }
@@ -159,8 +160,8 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
                      cmp.rules.confidence * 100,
                      cmp.rules.threshold_pct ? fmt::format("{:.1f}% for every metric", *cmp.rules.threshold_pct)
                                              : std::string("5%; 1% for vmstat-type counters"));
-  out << fmt::format("<dt>verdicts</dt><dd>{} regressions, {} improvements, {} changed, {} noisy, {} with too few runs</dd>\n",
-                     f.regressions, f.improvements, f.changed, f.noisy, f.too_few_runs);
+  out << fmt::format("<dt>verdicts</dt><dd>{} regressions, {} improvements, {} changed, {} noisy, {} with too few runs, {} gauges sampled too few times</dd>\n",
+                     f.regressions, f.improvements, f.changed, f.noisy, f.too_few_runs, f.few_samples);
   out << fmt::format("<dt>runs</dt><dd>{} in all; {} failed, {} crashed, {} integrity errors, {} skipped, {} infra errors</dd>\n",
                      cmp.total_runs, f.failed_runs, f.crashes, f.integrity, f.skipped, f.infra);
   if (!options.fail_on.empty()) {
@@ -175,7 +176,8 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
   out << "</dl>\n<p><label><input type=\"checkbox\" id=\"only-changes\"> only rows with a change</label></p>\n";
   out << "<p class=\"legend\"><span class=\"regression\">regression</span><span class=\"improvement\">improvement</span>"
          "<span class=\"changed\">changed (no better direction)</span><span class=\"noisy\">noisy: spread hides a "
-         "threshold-sized change</span><span class=\"too-few-runs\">fewer than 3 runs</span></p>\n";
+         "threshold-sized change</span><span class=\"too-few-runs\">fewer than 3 runs</span>"
+         "<span class=\"few-samples\">gauge sampled too few times per step</span></p>\n";
 
   out << "<ul>\n";
   for (std::size_t gi = 0; gi < cmp.groups.size(); ++gi) {

@@ -78,17 +78,18 @@ void render_json(const Comparison& cmp, const RenderOptions& options, std::ostre
   });
   out << ",\"hosts\":" << list(cmp.hosts, [](const std::string& h) { return str(h, 256); });
   out << ",\"total_runs\":" << cmp.total_runs;
-  out << fmt::format(",\"rules\":{{\"test\":\"welch+ci\",\"confidence\":{},\"min_runs\":{},\"threshold_pct\":{}}}",
-                     num(cmp.rules.confidence), cmp.rules.min_runs, num(cmp.rules.threshold_pct));
+  out << fmt::format(",\"rules\":{{\"test\":\"welch+ci\",\"confidence\":{},\"min_runs\":{},\"min_gauge_samples\":{},\"threshold_pct\":{}}}",
+                     num(cmp.rules.confidence), cmp.rules.min_runs, cmp.rules.min_gauge_samples,
+                     num(cmp.rules.threshold_pct));
   out << ",\"common_settings\":" << string_map(cmp.common_settings);
   out << ",\"warnings\":" << list(cmp.warnings, [](const std::string& w) { return str(w, 1024); });
   auto kinds = [&](const std::set<FailOn>& set) {
     return list(set, [](FailOn k) { return fmt::format("\"{}\"", to_string(k)); });
   };
   out << fmt::format(",\"summary\":{{\"regressions\":{},\"improvements\":{},\"changed\":{},\"noisy\":{},"
-                     "\"too_few_runs\":{},\"crashes\":{},\"integrity_failures\":{},\"failed_runs\":{},"
+                     "\"too_few_runs\":{},\"few_samples\":{},\"crashes\":{},\"integrity_failures\":{},\"failed_runs\":{},"
                      "\"infra_errors\":{},\"skipped_runs\":{},\"fail_on\":{},\"failed_on\":{},\"failed\":{}}}",
-                     f.regressions, f.improvements, f.changed, f.noisy, f.too_few_runs, f.crashes, f.integrity,
+                     f.regressions, f.improvements, f.changed, f.noisy, f.too_few_runs, f.few_samples, f.crashes, f.integrity,
                      f.failed_runs, f.infra, f.skipped, kinds(options.fail_on), kinds(f.triggered), !f.triggered.empty());
   out << ",\"groups\":[";
   for (std::size_t gi = 0; gi < cmp.groups.size(); ++gi) {

@@ -25,6 +25,7 @@ std::string verdict_text(const Cell& c) {
       return c.detectable_pct ? fmt::format("{} noisy (detects ≥{:.1f}%)", format_change(c), *c.detectable_pct)
                               : format_change(c) + " noisy";
     case Verdict::kTooFewRuns: return fmt::format("{} (n={})", format_change(c), c.summary.n);
+    case Verdict::kFewSamples: return format_change(c) + " (few samples)";
     case Verdict::kNoChange: return format_change(c) + (c.significant ? " *" : "");
     default: return "";
   }

@@ -42,6 +42,7 @@ std::string stat_cell(const Cell& cell) {
 std::string note(const Comparison& cmp, const MetricRow& row, std::size_t v) {
   const Cell& c = row.cells[v];
   if (c.verdict == Verdict::kTooFewRuns) return fmt::format("{} n={}", clean_text(cmp.variants[v], false, 64), std::min(c.summary.n, row.cells[0].summary.n));
+  if (c.verdict == Verdict::kFewSamples) return fmt::format("{} gauge sampled <{}x per step", clean_text(cmp.variants[v], false, 64), cmp.rules.min_gauge_samples);
   if (c.verdict == Verdict::kNoisy && c.detectable_pct)
     return fmt::format("{} detects >={:.1f}%", clean_text(cmp.variants[v], false, 64), *c.detectable_pct);
   return "";
@@ -154,7 +155,8 @@ void render_text(const Comparison& cmp, const RenderOptions& options, std::ostre
                          hidden > 0 ? ", --all shows them" : "", g.all_zero.size());
   }
   out << "\nR regression  I improvement  C changed (metric has no better direction)  * significant, below threshold\n"
-         "~ too noisy: the smallest detectable change is above the threshold  ? fewer than 3 runs\n";
+         "~ too noisy: the smallest detectable change is above the threshold  ? fewer than 3 runs\n"
+         "s gauge sampled too few times per step for a verdict (steps shorter than a few sample_ms)\n";
   if (!options.fail_on.empty()) {
     std::vector<std::string> asked, kinds;
     for (auto k : options.fail_on) asked.push_back(to_string(k));

@@ -14,7 +14,7 @@ namespace foliolab::store {
 
 namespace {
 
-constexpr const char* kIndexSchema = "3";  // 3: metric_info per workload
+constexpr const char* kIndexSchema = "4";  // 3: metric_info per workload; 4: samples_per_step
 
 // Thin RAII wrapper over a prepared statement; errors become InfraError naming the SQL.
 class Statement {
@@ -214,7 +214,7 @@ void Index::create_schema() {
       repetition INTEGER NOT NULL,
       outcome TEXT NOT NULL, outcome_reason TEXT NOT NULL,
       crash_kind TEXT NOT NULL, crash_title TEXT NOT NULL,
-      oom_kills INTEGER NOT NULL, host TEXT NOT NULL,
+      oom_kills INTEGER NOT NULL, samples_per_step INTEGER NOT NULL, host TEXT NOT NULL,
       started TEXT NOT NULL, finished TEXT NOT NULL,
       boot_seconds REAL NOT NULL, total_seconds REAL NOT NULL,
       manifest_mtime_ns INTEGER NOT NULL, manifest_size INTEGER NOT NULL))");
@@ -256,9 +256,9 @@ void Index::insert_run(const RunManifest& m, const FileStamp& stamp) {
   delete_run(m.job_key);
   Statement ins(db_, R"(INSERT INTO runs(job_key, suite, baseline, variant, artifact_key, release, arch,
       machine_profile, qemu, settings_id, settings, workload_name, workload, params, repetition, outcome,
-      outcome_reason, crash_kind, crash_title, oom_kills, host, started, finished, boot_seconds,
+      outcome_reason, crash_kind, crash_title, oom_kills, samples_per_step, host, started, finished, boot_seconds,
       total_seconds, manifest_mtime_ns, manifest_size)
-      VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?))");
+      VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?))");
   int column = 0;
   auto bind = [&](const auto& value) { ins.bind(++column, value); };
   bind(m.job_key);
@@ -281,6 +281,7 @@ void Index::insert_run(const RunManifest& m, const FileStamp& stamp) {
   bind(m.crash ? m.crash->kind : std::string());
   bind(m.crash ? m.crash->title : std::string());
   bind(m.oom_kills);
+  bind(m.samples_per_step);
   bind(m.host.hostname);
   bind(m.timing.started);
   bind(m.timing.finished);
@@ -351,7 +352,7 @@ std::vector<IndexedRun> Index::runs() const {
   std::vector<IndexedRun> out;
   Statement q(db_, R"(SELECT id, job_key, suite, baseline, variant, artifact_key, release, arch, machine_profile,
       settings_id, settings, workload_name, workload, params, repetition, outcome, outcome_reason, crash_kind,
-      crash_title, host, oom_kills FROM runs ORDER BY id)");
+      crash_title, host, oom_kills, samples_per_step FROM runs ORDER BY id)");
   while (q.step()) {
     IndexedRun r;
     int c = 0;
@@ -376,6 +377,7 @@ std::vector<IndexedRun> Index::runs() const {
     r.crash_title = q.text(c++);
     r.host = q.text(c++);
     r.oom_kills = static_cast<int>(q.integer(c++));
+    r.samples_per_step = static_cast<int>(q.integer(c++));
     out.push_back(std::move(r));
   }
   return out;
@@ -421,11 +423,11 @@ std::string Index::dump() const {
   {
     Statement q(db_, R"(SELECT job_key, suite, baseline, variant, artifact_key, release, arch, machine_profile, qemu,
         settings_id, settings, workload_name, workload, params, repetition, outcome, outcome_reason, crash_kind,
-        crash_title, oom_kills, host, started, finished, boot_seconds, total_seconds, manifest_mtime_ns,
-        manifest_size FROM runs ORDER BY job_key)");
+        crash_title, oom_kills, samples_per_step, host, started, finished, boot_seconds, total_seconds,
+        manifest_mtime_ns, manifest_size FROM runs ORDER BY job_key)");
     while (q.step()) {
       out += "run";
-      for (int c = 0; c < 27; ++c) {
+      for (int c = 0; c < 28; ++c) {
         out += '|';
         out += q.text(c);
       }

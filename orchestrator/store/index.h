@@ -44,6 +44,7 @@ struct IndexedRun {
   int repetition = 0;
   std::string outcome, outcome_reason, crash_kind, crash_title, host;
   int oom_kills = 0;
+  int samples_per_step = -1;  // RunManifest::samples_per_step
 };
 
 class Index {

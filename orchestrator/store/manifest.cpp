@@ -114,6 +114,11 @@ void record_result(RunManifest& manifest, const collect::RunResult& result, cons
                                result.crash->kind};
   }
   manifest.oom_kills = result.oom_kills;
+  manifest.samples_per_step = -1;
+  for (const auto& step : result.records.steps) {
+    const int n = static_cast<int>(step.samples.size());
+    manifest.samples_per_step = manifest.samples_per_step < 0 ? n : std::min(manifest.samples_per_step, n);
+  }
   manifest.errors.clear();
   for (const auto& error : result.records.errors) {
     if (manifest.errors.size() == kMaxErrors) break;
@@ -178,6 +183,7 @@ nlohmann::json to_json(const RunManifest& m) {
       {"outcome_reason", m.outcome_reason},
       {"crash", crash},
       {"oom_kills", m.oom_kills},
+      {"samples_per_step", m.samples_per_step},
       {"errors", errors},
       {"metrics", metrics_json},
       {"metric_info", info_json},
@@ -237,6 +243,7 @@ RunManifest manifest_from_json(const nlohmann::json& j, const std::string& origi
                         get_string(*it, "kind", origin, false)};
   }
   m.oom_kills = get_int(j, "oom_kills", origin, 0);
+  m.samples_per_step = get_int(j, "samples_per_step", origin, -1);
   if (auto it = j.find("errors"); it != j.end() && it->is_array()) {
     for (const auto& e : *it) {
       if (!e.is_object()) continue;

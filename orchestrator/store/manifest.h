@@ -81,6 +81,10 @@ struct RunManifest {
   std::string outcome_reason;
   std::optional<CrashInfo> crash;
   int oom_kills = 0;
+  // Fewest counter samples (before, during, after) in one step of the run; -1 when not
+  // recorded (manifests older than the field). Gauge means over fewer than a handful of
+  // samples depend on when the sampler happened to look, and compare says so.
+  int samples_per_step = -1;
   std::vector<ErrorInfo> errors;
   std::map<std::string, double> metrics;
   // Unit, kind and direction of the workload's own metrics (wl.*), from its descriptor, so that

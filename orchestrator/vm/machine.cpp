@@ -77,7 +77,11 @@ std::vector<MachineProfile> make_profiles() {
       .nodefaults = true,
       .virtio_serial = "virtio-serial-device",
       .virtio_blk = "virtio-blk-device",
-      .numa = NumaMethod::kQemuNodes,
+      // Not QEMU's NUMA nodes: on riscv virt each node is a socket with its own PLIC, and
+      // QEMU 7.2 wires the virtio-mmio interrupts to the second socket's PLIC; the 6.12 guest
+      // then never binds virtio-serial (no data channel: the host sees no hello). The kernel's
+      // own emulation (NUMA_EMU, numa=fake=N) gives the nodes without a second socket.
+      .numa = NumaMethod::kKernelFake,
       .cmdline = {"console=ttyS0", "earlycon=sbi"},
       .tcg_slowdown = 4,
   });
