@@ -249,6 +249,54 @@ struct RawKernel {
   YAML::Node base_node;
 };
 
+// guest.thp, guest.khugepaged and guest.sysctl (and the same under workloads[].guest): knob
+// name -> the values to write, checked where the kernel's answer would not be a finding.
+void parse_knob_family(const Reader& r, const std::string& k, const YAML::Node& v, const std::string& key,
+                       std::map<std::string, SettingValues>& thp, std::map<std::string, SettingValues>& thp_sizes,
+                       std::map<std::string, SettingValues>& khugepaged, std::map<std::string, SettingValues>& sysctl) {
+  if (k == "thp") {
+    r.map(v, key, {"enabled", "defrag", "use_zero_page", "shmem_enabled", "shrink_underused", "sizes"},
+          [&](const std::string& tk, const YAML::Node&, const YAML::Node& tv) {
+      const std::string tkey = key + "." + tk;
+      if (tk == "sizes") {
+        r.map(tv, tkey, {}, [&](const std::string& size, const YAML::Node& sn, const YAML::Node& sv) {
+          auto bytes = common::parse_size(size);
+          if (!bytes || *bytes < 4096 || *bytes % 1024 != 0)
+            r.fail(sn, tkey + "." + size, "not a page size (e.g. 64K, 2M)");
+          std::string norm = fmt::format("{}kB", *bytes / 1024);
+          if (thp_sizes.count(norm)) r.fail(sn, tkey + "." + size, "the same size is given twice");
+          thp_sizes[norm] = r.values(sv, tkey + "." + size, kThpSizeModes);
+        });
+      } else if (tk == "enabled") {
+        thp[tk] = r.values(tv, tkey, kThpModes);
+      } else if (tk == "defrag") {
+        thp[tk] = r.values(tv, tkey, kDefragModes);
+      } else if (tk == "shmem_enabled") {
+        thp[tk] = r.values(tv, tkey, kShmemModes);
+      } else if (tk == "use_zero_page") {
+        thp[tk] = r.values(tv, tkey, {"0", "1"});
+      } else {
+        thp[tk] = r.values(tv, tkey, {}, true);
+      }
+    });
+  } else if (k == "khugepaged") {
+    r.map(v, key, {"pages_to_scan", "scan_sleep_millisecs", "alloc_sleep_millisecs", "max_ptes_none",
+                   "max_ptes_swap", "max_ptes_shared", "defrag"},
+          [&](const std::string& kk, const YAML::Node&, const YAML::Node& kv) {
+      const std::string kkey = key + "." + kk;
+      // Numeric limits are left to the kernel on purpose: a value it refuses is a finding
+      // reported by the guest agent with the kernel's answer, not a config error here.
+      khugepaged[kk] = kk == "defrag" ? r.values(kv, kkey, {"0", "1"}) : r.values(kv, kkey, {}, true);
+    });
+  } else {
+    static const std::regex sysctl_name("[a-z0-9_]+(\\.[a-z0-9_]+)+");
+    r.map(v, key, {}, [&](const std::string& name, const YAML::Node& sn, const YAML::Node& sv) {
+      if (!std::regex_match(name, sysctl_name)) r.fail(sn, key + "." + name, "not a sysctl name (e.g. vm.swappiness)");
+      sysctl[name] = r.values(sv, key + "." + name);
+    });
+  }
+}
+
 void parse_guest(const Reader& r, const YAML::Node& node, GuestSettings& g) {
   g.where = r.where(node);
   r.map(node, "guest", {"memory", "cpus", "numa_nodes", "swap", "zswap", "thp", "khugepaged", "sysctl", "trace", "sample_ms"},
@@ -272,46 +320,8 @@ void parse_guest(const Reader& r, const YAML::Node& node, GuestSettings& g) {
         else if (sk == "zram_algorithm") g.swap.zram_algorithm = r.name_of(sv, skey);
         else g.swap.disk_bytes = r.size(sv, skey);
       });
-    } else if (k == "thp") {
-      r.map(v, key, {"enabled", "defrag", "use_zero_page", "shmem_enabled", "shrink_underused", "sizes"},
-            [&](const std::string& tk, const YAML::Node&, const YAML::Node& tv) {
-        const std::string tkey = key + "." + tk;
-        if (tk == "sizes") {
-          r.map(tv, tkey, {}, [&](const std::string& size, const YAML::Node& sn, const YAML::Node& sv) {
-            auto bytes = common::parse_size(size);
-            if (!bytes || *bytes < 4096 || *bytes % 1024 != 0)
-              r.fail(sn, tkey + "." + size, "not a page size (e.g. 64K, 2M)");
-            std::string norm = fmt::format("{}kB", *bytes / 1024);
-            if (g.thp_sizes.count(norm)) r.fail(sn, tkey + "." + size, "the same size is given twice");
-            g.thp_sizes[norm] = r.values(sv, tkey + "." + size, kThpSizeModes);
-          });
-        } else if (tk == "enabled") {
-          g.thp[tk] = r.values(tv, tkey, kThpModes);
-        } else if (tk == "defrag") {
-          g.thp[tk] = r.values(tv, tkey, kDefragModes);
-        } else if (tk == "shmem_enabled") {
-          g.thp[tk] = r.values(tv, tkey, kShmemModes);
-        } else if (tk == "use_zero_page") {
-          g.thp[tk] = r.values(tv, tkey, {"0", "1"});
-        } else {
-          g.thp[tk] = r.values(tv, tkey, {}, true);
-        }
-      });
-    } else if (k == "khugepaged") {
-      r.map(v, key, {"pages_to_scan", "scan_sleep_millisecs", "alloc_sleep_millisecs", "max_ptes_none",
-                     "max_ptes_swap", "max_ptes_shared", "defrag"},
-            [&](const std::string& kk, const YAML::Node&, const YAML::Node& kv) {
-        const std::string kkey = key + "." + kk;
-        // Numeric limits are left to the kernel on purpose: a value it refuses is a finding
-        // reported by the guest agent with the kernel's answer, not a config error here.
-        g.khugepaged[kk] = kk == "defrag" ? r.values(kv, kkey, {"0", "1"}) : r.values(kv, kkey, {}, true);
-      });
-    } else if (k == "sysctl") {
-      static const std::regex sysctl_name("[a-z0-9_]+(\\.[a-z0-9_]+)+");
-      r.map(v, key, {}, [&](const std::string& name, const YAML::Node& sn, const YAML::Node& sv) {
-        if (!std::regex_match(name, sysctl_name)) r.fail(sn, key + "." + name, "not a sysctl name (e.g. vm.swappiness)");
-        g.sysctl[name] = r.values(sv, key + "." + name);
-      });
+    } else if (k == "thp" || k == "khugepaged" || k == "sysctl") {
+      parse_knob_family(r, k, v, key, g.thp, g.thp_sizes, g.khugepaged, g.sysctl);
     } else if (k == "trace") {
       static const std::regex event("[a-z0-9_]+/[a-z0-9_]+");
       if (!v.IsSequence()) r.fail(v, key, "expected a list of events (e.g. huge_memory/mm_khugepaged_scan_pmd)");
@@ -331,12 +341,19 @@ void parse_workloads(const Reader& r, const YAML::Node& node, std::vector<Worklo
     WorkloadEntry w;
     w.where = r.where(item);
     bool have_workload = false;
-    r.map(item, "workloads[]", {"name", "workload", "params", "memcg", "deadline"},
+    r.map(item, "workloads[]", {"name", "workload", "params", "memcg", "deadline", "guest"},
           [&](const std::string& k, const YAML::Node&, const YAML::Node& v) {
       const std::string key = "workloads[]." + k;
       if (k == "name") w.name = r.name_of(v, key);
       else if (k == "workload") { w.workload = r.name_of(v, key); have_workload = true; }
       else if (k == "deadline") w.deadline_ms = r.duration_ms(v, key);
+      else if (k == "guest") {
+        // Only the knobs of a running kernel: memory, CPUs, swap devices and tracing are the
+        // guest's shape, shared by every workload of a suite.
+        r.map(v, key, {"thp", "khugepaged", "sysctl"}, [&](const std::string& gk, const YAML::Node&, const YAML::Node& gv) {
+          parse_knob_family(r, gk, gv, key + "." + gk, w.guest.thp, w.guest.thp_sizes, w.guest.khugepaged, w.guest.sysctl);
+        });
+      }
       else if (k == "memcg") {
         r.map(v, key, {"max"}, [&](const std::string&, const YAML::Node&, const YAML::Node& mv) {
           w.memcg_max = r.size(mv, key + ".max");

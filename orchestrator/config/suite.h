@@ -70,12 +70,24 @@ struct GuestSettings {
   SourceLocation where;
 };
 
+// Knobs one workload sets differently from the suite's guest: (e.g. a swap measurement that
+// keeps khugepaged asleep while the collapse workloads beside it scan every 10 ms). Each
+// replaces the guest's value (or sweep) of that knob for this workload's jobs only.
+struct KnobOverrides {
+  std::map<std::string, SettingValues> thp;        // as GuestSettings::thp
+  std::map<std::string, SettingValues> thp_sizes;  // as GuestSettings::thp_sizes
+  std::map<std::string, SettingValues> khugepaged; // as GuestSettings::khugepaged
+  std::map<std::string, SettingValues> sysctl;     // as GuestSettings::sysctl
+  bool empty() const { return thp.empty() && thp_sizes.empty() && khugepaged.empty() && sysctl.empty(); }
+};
+
 struct WorkloadEntry {
   std::string name;                               // unique within the suite
   std::string workload;                           // descriptor name
   std::map<std::string, std::string> params;      // raw strings, validated against the descriptor
   std::optional<std::uint64_t> memcg_max;         // memcg: {max: 256M}
   std::optional<std::int64_t> deadline_ms;        // overrides the descriptor's deadline
+  KnobOverrides guest;                            // guest: {khugepaged: {...}, thp: {...}, sysctl: {...}}
   SourceLocation where;
 };
 

@@ -122,6 +122,30 @@ workloads: [{workload: thp-fault}]
   EXPECT_THAT(err, HasSubstr("suite.yaml:6:5: guest.thp.enabeld: unknown key (known: enabled"));
 }
 
+TEST_F(SuiteTest, WorkloadGuestKnobsAreCheckedLikeTheSuites) {
+  auto s = parse(R"(name: s
+kernels: {a: {}}
+arches: [x86_64]
+workloads:
+  - {workload: thp-fault, guest: {khugepaged: {scan_sleep_millisecs: 60000}, thp: {sizes: {64K: always}}}}
+)");
+  ASSERT_EQ(s.workloads.size(), 1u);
+  EXPECT_EQ(s.workloads[0].guest.khugepaged.at("scan_sleep_millisecs"), SettingValues{"60000"});
+  EXPECT_EQ(s.workloads[0].guest.thp_sizes.at("64kB"), SettingValues{"always"});
+  EXPECT_THAT(error_of(R"(name: s
+kernels: {a: {}}
+arches: [x86_64]
+workloads:
+  - {workload: thp-fault, guest: {memory: 1G}}
+)"), HasSubstr("suite.yaml:5:35: workloads[].guest.memory: unknown key (known: thp, khugepaged, sysctl)"));
+  EXPECT_THAT(error_of(R"(name: s
+kernels: {a: {}}
+arches: [x86_64]
+workloads:
+  - {workload: thp-fault, guest: {thp: {enabled: sometimes}}}
+)"), HasSubstr("suite.yaml:5:50: workloads[].guest.thp.enabled"));
+}
+
 TEST_F(SuiteTest, BadValuesNameTheirPosition) {
   EXPECT_THAT(error_of(R"(name: s
 kernels: {a: {}}

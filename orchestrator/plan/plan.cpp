@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/errors.h"
 #include "common/hash.h"
 #include "common/units.h"
@@ -88,6 +90,15 @@ std::vector<SettingsPoint> expand_settings(const config::GuestSettings& guest) {
   return points;
 }
 
+config::GuestSettings with_overrides(const config::GuestSettings& guest, const config::KnobOverrides& overrides) {
+  config::GuestSettings out = guest;
+  for (const auto& [k, v] : overrides.thp) out.thp[k] = v;
+  for (const auto& [k, v] : overrides.thp_sizes) out.thp_sizes[k] = v;
+  for (const auto& [k, v] : overrides.khugepaged) out.khugepaged[k] = v;
+  for (const auto& [k, v] : overrides.sysctl) out.sysctl[k] = v;
+  return out;
+}
+
 std::string Job::describe() const {
   return fmt::format("{} {} {} #{}{}", kernel ? kernel->name : "?", config::to_string(arch),
                      workload ? workload->name : "?", repetition + 1,
@@ -111,12 +122,21 @@ std::vector<Job> make_plan(const config::Suite& suite, const catalog::Catalog& c
   for (const auto& k : suite.kernels)
     for (auto arch : suite.arches) artifact_keys[{k.name, arch}] = inputs.artifact_key(k, arch);
 
-  const std::vector<SettingsPoint> points = expand_settings(suite.guest);
+  // Each workload's settings points: the suite's guest with the workload's own knobs
+  // (workloads[].guest) in place of the suite's values or sweeps of the same knobs.
+  std::vector<std::vector<SettingsPoint>> points;
+  std::size_t most_points = 0;
+  for (const auto& w : suite.workloads) {
+    points.push_back(expand_settings(with_overrides(suite.guest, w.guest)));
+    most_points = std::max(most_points, points.back().size());
+  }
   std::vector<Job> jobs;
   for (int rep = 0; rep < suite.repetitions; ++rep)
     for (auto arch : suite.arches)
-      for (const auto& point : points)
-        for (size_t w = 0; w < suite.workloads.size(); ++w)
+      for (size_t p = 0; p < most_points; ++p)
+        for (size_t w = 0; w < suite.workloads.size(); ++w) {
+          if (p >= points[w].size()) continue;
+          const SettingsPoint& point = points[w][p];
           for (const auto& kernel : suite.kernels) {  // innermost: variants interleave A B A B
             Job j;
             j.kernel = &kernel;
@@ -142,6 +162,7 @@ std::vector<Job> make_plan(const config::Suite& suite, const catalog::Catalog& c
             j.key = h.hex();
             jobs.push_back(std::move(j));
           }
+        }
   return jobs;
 }
 

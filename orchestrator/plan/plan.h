@@ -22,6 +22,10 @@ struct SettingsPoint {
 
 std::vector<SettingsPoint> expand_settings(const config::GuestSettings& guest);
 
+// The suite's guest settings as one workload runs them: its own knobs (workloads[].guest)
+// replace the suite's value or sweep of the same knob.
+config::GuestSettings with_overrides(const config::GuestSettings& guest, const config::KnobOverrides& overrides);
+
 // Canonical "name=value" lines of a point (sorted), the input of its id and of job keys.
 std::vector<std::string> canonical_settings(const config::GuestSettings& guest);
 

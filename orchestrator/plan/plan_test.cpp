@@ -92,6 +92,37 @@ TEST_F(PlanTest, SameInputsSameKeysAndEveryInputMatters) {
   EXPECT_NE(a[0].key, make_plan(s, catalog_, changed)[0].key) << "machine profile";
 }
 
+// A swap measurement keeps khugepaged asleep while the collapse workload beside it scans every
+// 10 ms and sweeps max_ptes_none: the override replaces the sweep for its own jobs only.
+TEST_F(PlanTest, WorkloadKnobsReplaceTheSuitesForThatWorkloadOnly) {
+  auto s = config::parse_suite(
+      "name: s\nkernels: {a: {}}\narches: [x86_64]\n"
+      "guest: {khugepaged: {scan_sleep_millisecs: 10, max_ptes_none: [0, 511]}}\n"
+      "workloads:\n  - {name: collapse, workload: probe}\n"
+      "  - {name: swap, workload: probe, guest: {khugepaged: {scan_sleep_millisecs: 60000, max_ptes_none: 511}}}\n"
+      "repetitions: 1\n",
+      dir_->path() / "s.yaml");
+  auto jobs = make_plan(s, catalog_, inputs_);
+  ASSERT_EQ(jobs.size(), 3u);  // collapse at two points, swap at one
+  std::set<std::string> keys;
+  for (const auto& j : jobs) {
+    keys.insert(j.key);
+    const auto& k = j.settings.guest.khugepaged;
+    if (j.workload->name == "swap") {
+      EXPECT_EQ(k.at("scan_sleep_millisecs"), config::SettingValues{"60000"});
+      EXPECT_EQ(k.at("max_ptes_none"), config::SettingValues{"511"});
+      EXPECT_EQ(j.settings.label, "");
+    } else {
+      EXPECT_EQ(k.at("scan_sleep_millisecs"), config::SettingValues{"10"});
+      EXPECT_EQ(j.settings.label.rfind("khugepaged.max_ptes_none=", 0), 0u) << j.settings.label;
+    }
+  }
+  EXPECT_EQ(keys.size(), 3u);
+  EXPECT_EQ(jobs[0].workload->name, "collapse");
+  EXPECT_EQ(jobs[1].workload->name, "swap");  // points interleave with workloads as before
+  EXPECT_EQ(jobs[2].workload->name, "collapse");
+}
+
 TEST_F(PlanTest, UnknownWorkloadNamesTheSuiteLocation) {
   auto s = config::parse_suite("name: s\nkernels: {a: {}}\narches: [x86_64]\nworkloads:\n  - {workload: nope}\n",
                                dir_->path() / "s.yaml");

@@ -426,8 +426,10 @@ Comparison build_comparison(const CompareInput& input) {
     for (std::size_t v = 1; v < cmp.variants.size(); ++v) {
       compare_cell(row.cells[0], row.cells[v], info, cmp.rules);
       const int sampled = std::min(fewest_samples[{group, 0}], fewest_samples[{group, v}]);
-      if (info.kind == metrics::Kind::kGauge && sampled >= 0 && sampled < cmp.rules.min_gauge_samples &&
-          row.cells[v].verdict != Verdict::kMissing && row.cells[v].verdict != Verdict::kTooFewRuns)
+      // Only a change is withheld: "no change" or "noisy" over few samples claims nothing.
+      const Verdict verdict = row.cells[v].verdict;
+      const bool change = verdict == Verdict::kRegression || verdict == Verdict::kImprovement || verdict == Verdict::kChanged;
+      if (info.kind == metrics::Kind::kGauge && sampled >= 0 && sampled < cmp.rules.min_gauge_samples && change)
         row.cells[v].verdict = Verdict::kFewSamples;
     }
     g.rows.push_back(std::move(row));

@@ -26,7 +26,7 @@ enum class Verdict {
   kNoChange,     // no significant change of at least the threshold, and one would have been seen
   kNoisy,        // no verdict: the spread hides changes of the threshold's size
   kTooFewRuns,   // no verdict: fewer than VerdictRules::min_runs values on a side
-  kFewSamples,   // no verdict: a gauge sampled fewer than VerdictRules::min_gauge_samples times in a step
+  kFewSamples,   // withheld: a gauge that changed, sampled fewer than VerdictRules::min_gauge_samples times in a step
   kMissing,      // no values on one side
 };
 const char* to_string(Verdict verdict);
