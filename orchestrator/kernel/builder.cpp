@@ -259,6 +259,11 @@ KernelArtifact build_kernel(const config::KernelVariant& variant, Arch arch, con
       {"KBUILD_BUILD_USER", "foliolab"},
       {"KBUILD_BUILD_HOST", "foliolab"},
       {"CCACHE_BASEDIR", tree_root.string()},
+      // Depend mode: on a miss ccache takes the headers from the compiler's own -MMD output
+      // (kbuild passes -Wp,-MMD) instead of running the preprocessor a second time, which on
+      // kernel sources is a large part of a cold build's cost (ccache.dev: misses cost 5-20%,
+      // 1-3% in depend mode).
+      {"CCACHE_DEPEND", "true"},
       {"LC_ALL", "C"}};
   auto make_step = [&](std::vector<std::string> extra, const std::string& what) {
     std::vector<std::string> argv = make;
