@@ -259,11 +259,12 @@ KernelArtifact build_kernel(const config::KernelVariant& variant, Arch arch, con
       {"KBUILD_BUILD_USER", "foliolab"},
       {"KBUILD_BUILD_HOST", "foliolab"},
       {"CCACHE_BASEDIR", tree_root.string()},
-      // Depend mode: on a miss ccache takes the headers from the compiler's own -MMD output
-      // (kbuild passes -Wp,-MMD) instead of running the preprocessor a second time, which on
-      // kernel sources is a large part of a cold build's cost (ccache.dev: misses cost 5-20%,
-      // 1-3% in depend mode).
-      {"CCACHE_DEPEND", "true"},
+      // Never ccache's depend mode, even if a ccache.conf asks for it. It would halve ccache's
+      // cold overhead here, but it trusts the compiler's -MMD list, which omits files pulled in
+      // with .incbin. x86's arch/x86/boot/compressed/piggy.S .incbin's the compressed vmlinux,
+      // so a patched kernel's piggy.o was a cache hit holding the previous build's kernel
+      // (bzImage said #2, the guest booted #1). Preprocessor mode sees .incbin, never caches it.
+      {"CCACHE_NODEPEND", "1"},
       {"LC_ALL", "C"}};
   auto make_step = [&](std::vector<std::string> extra, const std::string& what) {
     std::vector<std::string> argv = make;
