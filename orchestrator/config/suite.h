@@ -78,7 +78,6 @@ struct KnobOverrides {
   std::map<std::string, SettingValues> thp_sizes;  // as GuestSettings::thp_sizes
   std::map<std::string, SettingValues> khugepaged; // as GuestSettings::khugepaged
   std::map<std::string, SettingValues> sysctl;     // as GuestSettings::sysctl
-  bool empty() const { return thp.empty() && thp_sizes.empty() && khugepaged.empty() && sysctl.empty(); }
 };
 
 struct WorkloadEntry {

@@ -22,6 +22,7 @@
 
 #include "common/fs.h"
 #include "common/process.h"
+#include "common/test_binary.h"
 
 namespace foliolab::runner {
 namespace {
@@ -29,10 +30,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::string foliolab_bin() {
-  if (const char* b = std::getenv("FOLIOLAB_BIN"); b != nullptr && *b != '\0') return b;
-  return std::string(FOLIOLAB_BINARY_DIR) + "/orchestrator/cli/foliolab";
-}
+std::string foliolab_bin() { return common::foliolab_test_binary(); }
 
 common::ProcessResult foliolab(std::vector<std::string> args, std::chrono::seconds deadline) {
   args.insert(args.begin(), foliolab_bin());

@@ -27,6 +27,7 @@
 
 #include "common/fs.h"
 #include "common/process.h"
+#include "common/test_binary.h"
 #include "store/index.h"
 
 namespace foliolab::runner {
@@ -34,10 +35,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string foliolab_bin() {
-  if (const char* b = std::getenv("FOLIOLAB_BIN"); b != nullptr && *b != '\0') return b;
-  return std::string(FOLIOLAB_BINARY_DIR) + "/orchestrator/cli/foliolab";
-}
+std::string foliolab_bin() { return common::foliolab_test_binary(); }
 
 class RunTest : public ::testing::Test {
  protected:

@@ -48,6 +48,7 @@ TEST(Manifest, RoundTripsThroughJson) {
   EXPECT_EQ(back.metrics, m.metrics);
   EXPECT_EQ(back.metric_info.at("wl.collapsed_fraction").direction, metrics::Direction::kHigher);
   EXPECT_EQ(to_json(back).dump(), json.dump());
+  EXPECT_EQ(back.samples_per_step, -1) << "not recorded in this manifest";
 }
 
 TEST(Manifest, RejectsUnknownSchemaAndOutcome) {
@@ -81,7 +82,12 @@ TEST(Manifest, RecordResultReducesAndBoundsGuestText) {
   step.samples.push_back({collect::SamplePhase::kBefore, 0, {{"vmstat.pswpout", 10}}});
   step.samples.push_back({collect::SamplePhase::kAfter, 9, {{"vmstat.pswpout", 16394}}});
   result.records.steps.push_back(step);
+  collect::StepRecords longer = step;  // a second step with more samples: the fewest count
+  longer.samples.insert(longer.samples.begin() + 1, 3, {collect::SamplePhase::kDuring, 4, {{"vmstat.pswpout", 5000}}});
+  result.records.steps.push_back(longer);
   record_result(m, result, metrics::Registry::load_default());
+  EXPECT_EQ(m.samples_per_step, 2);
+  EXPECT_EQ(manifest_from_json(to_json(m), "m.json").samples_per_step, 2);
   EXPECT_EQ(m.outcome, "kernel-crash");
   EXPECT_EQ(m.crash->title, "Kernel panic - not syncing: x");
   EXPECT_LT(m.crash->excerpt.size(), 70000u);

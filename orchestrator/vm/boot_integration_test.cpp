@@ -22,16 +22,14 @@
 
 #include "common/fs.h"
 #include "common/process.h"
+#include "common/test_binary.h"
 
 namespace foliolab::vm {
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string foliolab_bin() {
-  if (const char* b = std::getenv("FOLIOLAB_BIN"); b != nullptr && *b != '\0') return b;
-  return std::string(FOLIOLAB_BINARY_DIR) + "/orchestrator/cli/foliolab";
-}
+std::string foliolab_bin() { return common::foliolab_test_binary(); }
 
 // The kernel for arch, or a test failure that says how to provide one.
 std::string kernel_for(const std::string& arch) {
