@@ -91,8 +91,9 @@ bool channel_open(int wait_ms) {
     dead = true;
     return false;
   }
-  /* Non-blocking: a write to a port whose host side is closed would otherwise block forever. */
-  int fd = open(data_device, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  /* Non-blocking: a write to a port whose host side is closed would otherwise block forever.
+   * Read and write: the host's only message to the guest is the ack of done. */
+  int fd = open(data_device, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     say("ERROR: open %s: %s", data_device, strerror(errno));
     data_device[0] = '\0';
@@ -197,3 +198,26 @@ void record_error(const char *where, const char *name, const char *message) {
 }
 
 int records_error_count(void) { return error_count; }
+
+bool channel_await_ack(int wait_ms) {
+  if (dead || data_fd < 0 || !host_seen) return false;
+  int64_t until = monotonic_ms() + wait_ms;
+  for (;;) {
+    int64_t left = until - monotonic_ms();
+    if (left <= 0) return false;
+    struct pollfd pfd = {.fd = data_fd, .events = POLLIN};
+    int r = poll(&pfd, 1, (int)left);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    if (pfd.revents & POLLIN) {
+      /* Any byte will do: the host sends the ack only after it has read done, and the
+       * stream is ordered, so every record before done has arrived too. */
+      char buf[256];
+      ssize_t n = read(data_fd, buf, sizeof buf);
+      if (n > 0) return true;
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      return false;
+    }
+    return false;  /* POLLHUP or POLLERR: the host has gone; there is no one left to wait for */
+  }
+}

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/reboot.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "boot.h"
@@ -23,9 +22,10 @@
 
 #define JOB_PATH "/job.json"
 #define PORT_WAIT_MS 10000
-/* Records already written may still sit in the virtqueue: give QEMU a moment to pass them to
- * the host before the reset makes it exit (writes to a virtio port do not wait for the host). */
-#define SETTLE_BEFORE_REBOOT_MS 100
+/* Records already written may still sit in the virtqueue (writes to a virtio port do not wait
+ * for the host): the reset would make QEMU exit before passing them on. So the agent reboots
+ * once the host has acked done, and after this long without an ack (a host that never acks). */
+#define ACK_WAIT_MS 2000
 
 static struct job job;
 
@@ -37,8 +37,8 @@ static void finish(int steps) {
   record_end();
   say("done: %d steps, %d errors; rebooting", steps, records_error_count());
   sync();
-  struct timespec ts = {0, SETTLE_BEFORE_REBOOT_MS * 1000000L};
-  nanosleep(&ts, NULL);
+  if (!channel_await_ack(ACK_WAIT_MS) && channel_fd() >= 0)
+    say("no ack of done from the host within %d ms; rebooting anyway", ACK_WAIT_MS);
   reboot(RB_AUTOBOOT);
   say("ERROR: reboot: %s; halting here", strerror(errno));
   for (;;) pause();

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   // Logs go to stderr so that --json output on stdout stays machine-readable.
   auto logger = spdlog::stderr_color_mt("foliolab");
   spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%^[%H:%M:%S %l]%$ %v");
+  spdlog::set_pattern("%^[%H:%M:%S.%e %l]%$ %v");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

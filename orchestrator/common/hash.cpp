@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "common/fs.h"
 
 namespace foliolab::common {
 
@@ -58,6 +59,17 @@ std::string hash_file(const std::filesystem::path& path) {
   Hasher h;
   h.file("file", path);
   return h.hex();
+}
+
+std::optional<std::filesystem::path> host_boot_cache_file(std::string_view kind, Hasher& key) {
+  std::string boot_id;
+  try {
+    boot_id = read_file("/proc/sys/kernel/random/boot_id");
+  } catch (const InfraError&) {
+    return std::nullopt;
+  }
+  if (boot_id.empty()) return std::nullopt;
+  return default_cache_dir() / std::string(kind) / (key.field("boot_id", boot_id).hex() + ".json");
 }
 
 }  // namespace foliolab::common

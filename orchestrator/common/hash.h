@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,5 +33,10 @@ class Hasher {
 
 std::string hash_string(std::string_view data);
 std::string hash_file(const std::filesystem::path& path);
+
+// Where to keep a fact that holds until the host reboots (the accelerator probe's answer, the
+// TSC frequency): <cache>/<kind>/<key>.json, the key being `key`'s fields plus the host's boot
+// id. nullopt when the boot id cannot be read (then the fact is not kept).
+std::optional<std::filesystem::path> host_boot_cache_file(std::string_view kind, Hasher& key);
 
 }  // namespace foliolab::common

@@ -49,20 +49,12 @@ std::optional<std::filesystem::path> probe_cache_file(const std::string& binary,
   if (ec) return std::nullopt;
   auto mtime = std::filesystem::last_write_time(*exe, ec).time_since_epoch().count();
   if (ec) return std::nullopt;
-  std::string boot_id;
-  try {
-    boot_id = common::read_file("/proc/sys/kernel/random/boot_id");
-  } catch (const common::InfraError&) {
-    return std::nullopt;
-  }
-  std::string key = common::Hasher()
-                        .field("boot_id", boot_id)
-                        .field("qemu", exe->string())
-                        .field("size", static_cast<std::int64_t>(size))
-                        .field("mtime", static_cast<std::int64_t>(mtime))
-                        .field("cpu", cpu)
-                        .hex();
-  return common::default_cache_dir() / "accel-probe" / (key + ".json");
+  common::Hasher key;
+  key.field("qemu", exe->string())
+      .field("size", static_cast<std::int64_t>(size))
+      .field("mtime", static_cast<std::int64_t>(mtime))
+      .field("cpu", cpu);
+  return common::host_boot_cache_file("accel-probe", key);
 }
 
 ProbeOutcome cached_probe(const std::string& binary, const std::string& cpu) {

@@ -123,6 +123,9 @@ class BootTest : public ::testing::Test {
     EXPECT_TRUE(r["done"].get<bool>());
     EXPECT_TRUE(r["errors"].empty()) << r["errors"];
     EXPECT_NE(console().find("Linux version 6.12"), std::string::npos) << "console.log holds the kernel's boot log";
+    // The host acks done, and the agent reboots on the ack rather than after its 2 s fallback.
+    EXPECT_EQ(console().find("no ack of done"), std::string::npos) << tail(console());
+    EXPECT_NE(console().find("done: 0 steps, 0 errors; rebooting"), std::string::npos) << tail(console());
   }
 
   common::TemporaryDirectory tmp_{fs::temp_directory_path(), "boot-it"};

@@ -39,6 +39,7 @@ struct GuestSpec {
   int cpus = 2;
   int numa_nodes = 1;
   std::vector<std::string> cmdline_extra;       // appended to the profile's kernel command line
+  std::optional<int> kernel_hz;                 // the kernel's CONFIG_HZ, when known (x86_64 TCG: lpj=)
   std::optional<std::uint64_t> swap_disk_bytes; // a blank disk with serial "foliolab-swap"
   // Host-side deadline of each step the job will run (the job's deadline_s). The guest's own
   // step-begin record is untrusted: a step it announces that is not listed here gets the

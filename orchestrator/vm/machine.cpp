@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #if defined(__x86_64__)
 #include <x86intrin.h>
 #endif
 
 #include "common/errors.h"
 #include "common/fs.h"
+#include "common/hash.h"
 
 namespace foliolab::vm {
 namespace {
@@ -142,15 +145,73 @@ std::optional<std::uint64_t> measure_tsc_khz() {
 #endif
 }
 
+// The TSC frequency holds until the host reboots, and measuring it costs 50 ms of every
+// `foliolab boot`: it is measured once per host boot and kept in <cache>/host-facts/.
+std::optional<std::uint64_t> tsc_khz_for_this_host_boot() {
+  common::Hasher key;
+  key.field("fact", "tsc_khz");
+  auto file = common::host_boot_cache_file("host-facts", key);
+  if (file) {
+    try {
+      auto doc = nlohmann::json::parse(common::read_file(*file));
+      const auto& v = doc.at("tsc_khz");
+      if (v.is_null()) return std::nullopt;
+      auto khz = v.get<std::uint64_t>();
+      if (khz >= 100'000 && khz <= 10'000'000) return khz;
+    } catch (const std::exception&) {
+      // absent or unreadable: measure again
+    }
+  }
+  auto khz = measure_tsc_khz();
+  if (file) {
+    try {
+      std::filesystem::create_directories(file->parent_path());
+      nlohmann::json doc = {{"tsc_khz", khz ? nlohmann::json(*khz) : nlohmann::json(nullptr)}};
+      common::write_file_atomic(*file, doc.dump());
+    } catch (const std::exception& e) {
+      spdlog::debug("cannot keep the TSC frequency: {}", e.what());
+    }
+  }
+  return khz;
+}
+
 }  // namespace
 
 const HostFacts& host_facts() {
   static const HostFacts facts = [] {
     HostFacts f;
-    f.tsc_khz = measure_tsc_khz();
+    f.tsc_khz = tsc_khz_for_this_host_boot();
     return f;
   }();
   return facts;
+}
+
+std::optional<int> kernel_hz_beside(const std::filesystem::path& image) {
+  std::error_code ec;
+  auto config = image.parent_path() / "config";
+  if (!std::filesystem::is_regular_file(config, ec)) return std::nullopt;
+  std::string text;
+  try {
+    text = common::read_file(config);
+  } catch (const common::InfraError&) {
+    return std::nullopt;
+  }
+  static constexpr std::string_view kKey = "CONFIG_HZ=";
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + at, end - at);
+    if (line.substr(0, kKey.size()) == kKey) {
+      int hz = 0;
+      for (char c : line.substr(kKey.size())) {
+        if (c < '0' || c > '9' || hz > 100'000) return std::nullopt;
+        hz = hz * 10 + (c - '0');
+      }
+      return hz >= 24 && hz <= 10'000 ? std::optional<int>(hz) : std::nullopt;
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
 }
 
 const char* to_string(Accel accel) { return accel == Accel::kKvm ? "kvm" : "tcg"; }
@@ -182,8 +243,13 @@ const MachineProfile& profile_for(config::Arch arch) {
 std::string kernel_cmdline(const MachineProfile& profile, const GuestSpec& spec, Accel accel, const HostFacts& host) {
   std::vector<std::string> words = profile.cmdline;
   words.push_back("panic=-1");
-  if (profile.tsc_from_host && accel == Accel::kTcg && host.tsc_khz)
+  if (profile.tsc_from_host && accel == Accel::kTcg && host.tsc_khz) {
     words.push_back(fmt::format("tsc_early_khz={}", *host.tsc_khz));
+    // Loops per jiffy as the boot CPU derives them from the TSC: without this, every other CPU
+    // calibrates its delay loop for about 0.1 s. Under TCG the guest CPU has no invariant-TSC
+    // bit, so the kernel does not reuse CPU 0's value (and each CPU is its own socket).
+    if (spec.kernel_hz) words.push_back(fmt::format("lpj={}", *host.tsc_khz * 1000 / static_cast<std::uint64_t>(*spec.kernel_hz)));
+  }
   if (profile.numa == NumaMethod::kKernelFake && spec.numa_nodes > 1)
     words.push_back(fmt::format("numa=fake={}", spec.numa_nodes));
   for (const auto& extra : spec.cmdline_extra) words.push_back(extra);

@@ -54,8 +54,12 @@ struct HostFacts {
   std::optional<std::uint64_t> tsc_khz;  // the host's invariant TSC frequency, when it has one
 };
 
-// This host's facts, measured once per process.
+// This host's facts, measured once per host boot (kept in the cache) and read once per process.
 const HostFacts& host_facts();
+
+// CONFIG_HZ of the kernel whose image is `image`, from the `config` beside it (the layout of a
+// kernel built by `foliolab build`, kernel/builder.h); nullopt when there is none.
+std::optional<int> kernel_hz_beside(const std::filesystem::path& image);
 
 // The profile for an arch (every arch has exactly one today).
 const MachineProfile& profile_for(config::Arch arch);
@@ -80,6 +84,8 @@ std::vector<std::string> qemu_argv(const MachineProfile& profile, const GuestSpe
 
 // Name of the virtio-serial port the agent looks for (docs/protocol.md section 2).
 inline constexpr std::string_view kDataPortName = "foliolab.data";
+// The host's one line to the guest, sent when it has read the done record (protocol section 2).
+inline constexpr std::string_view kDoneAck = "{\"type\":\"ack\",\"of\":\"done\"}\n";
 // Serial number of the swap disk (job.json swap.disk.serial).
 inline constexpr std::string_view kSwapDiskSerial = "foliolab-swap";
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/errors.h"
+#include "common/fs.h"
 #include "vm/accel.h"
 
 namespace foliolab::vm {
@@ -174,6 +175,41 @@ TEST(QemuArgv, X86TscFrequencyComesFromTheHostUnderTcgOnly) {
   auto arm = spec_for(config::Arch::kArm64);
   EXPECT_EQ(kernel_cmdline(profile_for(config::Arch::kArm64), arm, Accel::kTcg, host).find("tsc_early_khz"),
             std::string::npos);
+}
+
+TEST(QemuArgv, X86LoopsPerJiffyFollowTheTscAndTheKernelsHz) {
+  HostFacts host;
+  host.tsc_khz = 2595762;
+  auto spec = spec_for(config::Arch::kX86_64);
+  const auto& x86 = profile_for(config::Arch::kX86_64);
+  // Unknown HZ: no lpj (a wrong one would skew every udelay).
+  EXPECT_EQ(kernel_cmdline(x86, spec, Accel::kTcg, host).find("lpj="), std::string::npos);
+  spec.kernel_hz = 250;
+  EXPECT_NE(kernel_cmdline(x86, spec, Accel::kTcg, host).find(" lpj=10383048"), std::string::npos);
+  spec.kernel_hz = 1000;
+  EXPECT_NE(kernel_cmdline(x86, spec, Accel::kTcg, host).find(" lpj=2595762"), std::string::npos);
+  EXPECT_EQ(kernel_cmdline(x86, spec, Accel::kKvm, host).find("lpj="), std::string::npos);
+  EXPECT_EQ(kernel_cmdline(x86, spec, Accel::kTcg, {}).find("lpj="), std::string::npos);
+  auto arm = spec_for(config::Arch::kArm64);
+  arm.kernel_hz = 250;
+  EXPECT_EQ(kernel_cmdline(profile_for(config::Arch::kArm64), arm, Accel::kTcg, host).find("lpj="), std::string::npos);
+}
+
+TEST(KernelHz, ReadFromTheConfigBesideTheImage) {
+  common::TemporaryDirectory dir(std::filesystem::temp_directory_path(), "hz");
+  auto image = dir.path() / "image";
+  common::write_file_atomic(image, "not a kernel");
+  EXPECT_EQ(kernel_hz_beside(image), std::nullopt);  // no config
+  common::write_file_atomic(dir.path() / "config", "CONFIG_HZ_250=y\n# CONFIG_HZ_1000 is not set\nCONFIG_HZ=250\nCONFIG_X=1\n");
+  EXPECT_EQ(kernel_hz_beside(image), 250);
+  common::write_file_atomic(dir.path() / "config", "CONFIG_HZ_PERIODIC=y\nCONFIG_HZ=1000");
+  EXPECT_EQ(kernel_hz_beside(image), 1000);
+  common::write_file_atomic(dir.path() / "config", "CONFIG_HZ=25x\n");
+  EXPECT_EQ(kernel_hz_beside(image), std::nullopt);
+  common::write_file_atomic(dir.path() / "config", "CONFIG_HZ=99999999999999\n");
+  EXPECT_EQ(kernel_hz_beside(image), std::nullopt);
+  common::write_file_atomic(dir.path() / "config", "# CONFIG_HZ=250\n");
+  EXPECT_EQ(kernel_hz_beside(image), std::nullopt);
 }
 
 TEST(HostFacts, TscFrequencyIsPlausibleWhenKnown) {

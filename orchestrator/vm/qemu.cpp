@@ -107,7 +107,9 @@ class QemuSession {
     }
     open_console_log();
 
-    auto argv = qemu_argv(profile_, spec_, endpoints, accel_, host_facts());
+    // Host facts only where the command line uses them (x86_64 under TCG).
+    auto argv = qemu_argv(profile_, spec_, endpoints, accel_,
+                          profile_.tsc_from_host && accel_ == Accel::kTcg ? host_facts() : HostFacts{});
     spdlog::debug("starting guest: {}", common::render_argv(argv));
     common::SpawnOptions options;
     options.merge_stderr = false;
@@ -323,6 +325,12 @@ class QemuSession {
     if (ec) spdlog::debug("qmp write failed: {}", ec.message());
   }
 
+  void data_send(std::string_view line) {
+    boost::system::error_code ec;
+    asio::write(data_, asio::buffer(line.data(), line.size()), ec);  // one short line on a local socket
+    if (ec) spdlog::debug("data channel write failed: {}", ec.message());
+  }
+
   void accept_data() {
     data_acceptor_.async_accept(data_, [this](const boost::system::error_code& ec) {
       if (ec) return;
@@ -406,6 +414,9 @@ class QemuSession {
     } else if (record.type == "done" && !result_.done_seen) {
       result_.done_seen = true;
       step_timer_.cancel();
+      // The ack tells the agent that every record up to done has arrived: it reboots at once
+      // instead of sleeping on the chance that some were still in the virtqueue.
+      data_send(kDoneAck);
       arm(shutdown_timer_, spec_.timeouts.shutdown, [this] {
         stop(EndReason::kShutdownDeadline,
              fmt::format("the guest sent done but was still running {} later", whole_seconds(spec_.timeouts.shutdown)));
