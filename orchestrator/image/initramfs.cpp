@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <fmt/format.h>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <spdlog/spdlog.h>
 #include <vector>
@@ -35,8 +37,9 @@ constexpr const char* kMountPoints[] = {
     "sys/fs", "sys/fs/cgroup", "tmp", "run", "mnt", "workloads",
 };
 
-// Bump when the layout above changes: it is part of every base image's bytes anyway, this
-// only documents that a changed layout is a new image.
+// Bump whenever build_base_archive() would write different bytes for the same guest files
+// (mount points, device nodes, the marker file): the by-files index (base_image) maps guest
+// files to an archive built earlier, and only this number tells it the recipe has changed.
 constexpr int kLayoutVersion = 1;
 
 struct GuestFile {
@@ -109,12 +112,81 @@ std::string build_base_archive(const fs::path& guest_root) {
   return cpio.finish();
 }
 
+namespace {
+
+// What the archive of guest_root would be built from, without reading a byte of it: every
+// entry's path, mode, size, inode, mtime and ctime. Equal keys mean the same files, so the
+// archive built last time can be used as it is. nullopt when a file cannot be stat'ed (then
+// the archive is built, which reports the problem).
+struct GuestFilesKey {
+  std::string hex;
+  // Whether every file is older than kSettledAfter. A file rewritten within one timestamp tick
+  // keeps its mtime (and size, and inode): only a key taken once files have settled is kept in
+  // the index (the "racily clean" problem of git's index).
+  bool settled = false;
+};
+constexpr std::chrono::seconds kSettledAfter{2};
+
+std::optional<GuestFilesKey> guest_files_key(const fs::path& root) {
+  auto now = std::chrono::system_clock::now();
+  auto settled_before = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      (now - kSettledAfter).time_since_epoch()).count();
+  bool settled = true;
+  common::Hasher key;
+  key.field("layout", kLayoutVersion).field("root", fs::absolute(root).string());
+  try {
+    for (const auto& f : list_guest_files(root)) {
+      struct stat st {};
+      if (::stat(f.source.c_str(), &st) != 0) return std::nullopt;
+      key.field("path", f.relative)
+          .field("mode", static_cast<std::int64_t>(f.mode) | (f.directory ? 0x10000 : 0))
+          .field("size", static_cast<std::int64_t>(st.st_size))
+          .field("ino", static_cast<std::int64_t>(st.st_ino))
+          .field("mtime", static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec)
+          .field("ctime", static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec);
+      for (const auto& ts : {st.st_mtim, st.st_ctim})
+        if (static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec >= settled_before) settled = false;
+    }
+  } catch (const InfraError&) {
+    return std::nullopt;
+  }
+  return GuestFilesKey{key.hex(), settled};
+}
+
+}  // namespace
+
 BaseImage base_image(config::Arch arch, const fs::path& cache_dir, const fs::path& guest_dir) {
   fs::path root = guest_dir / config::to_string(arch);
+  fs::path images = cache_dir / "images";
+  // Fast path: the same guest files as last time (by stat) name the archive built from them;
+  // `foliolab boot` then costs no read and no hash of the 10+ MB of guest programs.
+  auto files_key = guest_files_key(root);
+  fs::path index = files_key ? images / "by-files" / files_key->hex : fs::path();
+  if (files_key) {
+    try {
+      std::string recorded = common::read_file(index);
+      auto space = recorded.find(' ');
+      std::error_code ec;
+      if (space != std::string::npos) {
+        BaseImage image;
+        image.hash = recorded.substr(0, space);
+        image.path = images / (image.hash + ".cpio");
+        auto size = std::stoull(recorded.substr(space + 1));
+        if (image.hash.size() == 32 && fs::file_size(image.path, ec) == size && !ec) {
+          image.reused = true;
+          image.indexed = true;
+          spdlog::debug("base image {} for {}: {} ({} bytes, cached, guest files unchanged)", image.hash,
+                        config::to_string(arch), image.path.string(), size);
+          return image;
+        }
+      }
+    } catch (const std::exception&) {
+      // no entry yet, or an unreadable one: build
+    }
+  }
   std::string bytes = build_base_archive(root);
   BaseImage image;
   image.hash = common::hash_string(bytes);
-  fs::path images = cache_dir / "images";
   std::error_code ec;
   fs::create_directories(images, ec);
   if (ec) throw InfraError(fmt::format("cannot create {}: {}", images.string(), ec.message()));
@@ -126,6 +198,14 @@ BaseImage base_image(config::Arch arch, const fs::path& cache_dir, const fs::pat
   }
   spdlog::debug("base image {} for {}: {} ({} bytes{})", image.hash, config::to_string(arch), image.path.string(),
                 bytes.size(), image.reused ? ", cached" : "");
+  if (files_key && files_key->settled) {
+    try {
+      fs::create_directories(index.parent_path());
+      common::write_file_atomic(index, fmt::format("{} {}", image.hash, bytes.size()));
+    } catch (const std::exception& e) {
+      spdlog::debug("cannot index base image {}: {}", image.hash, e.what());
+    }
+  }
   return image;
 }
 

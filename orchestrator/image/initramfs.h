@@ -20,6 +20,7 @@ struct BaseImage {
   std::filesystem::path path;  // <cache>/images/<hash>.cpio
   std::string hash;            // content hash of the archive
   bool reused = false;         // found in the cache
+  bool indexed = false;        // found by the guest files' stat data alone, nothing read or hashed
 };
 
 // The bytes of the base archive for the programs in guest_root (= <guest dir>/<arch>).
@@ -27,7 +28,9 @@ struct BaseImage {
 std::string build_base_archive(const std::filesystem::path& guest_root);
 
 // The cached base image for arch, built if missing. The cache write is atomic, so concurrent
-// orchestrators at worst build the same bytes twice.
+// orchestrators at worst build the same bytes twice. Guest files unchanged since an earlier
+// call (path, mode, size, inode, mtime, ctime; settled for 2 s) find their archive through
+// <cache>/images/by-files/ without being read; otherwise the archive is built and hashed.
 BaseImage base_image(config::Arch arch, const std::filesystem::path& cache_dir,
                      const std::filesystem::path& guest_dir = guest_programs_dir());
 
