@@ -1,6 +1,8 @@
 #define _GNU_SOURCE  /* pipe2, sched_setaffinity, CPU_* and friends */
 #include "counters.h"
 
+#include <stdbool.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -150,7 +152,7 @@ static int cmp_size(const void *a, const void *b) {
 
 static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
 
-void counters_init(const char *zram_name) {
+static void discover(const char *zram_name, bool with_stats) {
   snprintf(zram_dev, sizeof zram_dev, "%s", zram_name ? zram_name : "");
   n_thp_sizes = 0;
   DIR *d = opendir(THP_DIR);
@@ -166,6 +168,7 @@ void counters_init(const char *zram_name) {
     memset(s, 0, sizeof *s);
     s->kb = kb;
     memcpy(s->dir, e->d_name, strlen(e->d_name) + 1);
+    if (!with_stats) continue;
     char path[160];
     fmt(path, sizeof path, THP_DIR "/%s/stats", s->dir);
     DIR *sd = opendir(path);
@@ -181,6 +184,10 @@ void counters_init(const char *zram_name) {
   closedir(d);
   qsort(thp_sizes, n_thp_sizes, sizeof thp_sizes[0], cmp_size);
 }
+
+void counters_init(const char *zram_name) { discover(zram_name, true); }
+
+void counters_discover_sizes(void) { discover("", false); }
 
 size_t counters_thp_sizes(long long *out, size_t cap) {
   size_t n = n_thp_sizes < cap ? n_thp_sizes : cap;

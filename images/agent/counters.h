@@ -34,6 +34,9 @@ int counters_parse_single(const char *text, long long *value);
 /* Discovers the mTHP size directories and their stat files (call once, after sysfs is up).
  * zram_name: the agent's zram swap device ("zram0") or "" for none. */
 void counters_init(const char *zram_name);
+/* Only the THP sizes (for hello), without listing each size's stats files: under TCG those
+ * nine directory scans cost 10-30 ms, and counters_init() runs again before any step. */
+void counters_discover_sizes(void);
 
 /* Ascending per-size THP sizes in kB found under /sys/kernel/mm/transparent_hugepage. */
 size_t counters_thp_sizes(long long *out, size_t cap);

@@ -95,7 +95,7 @@ int main(void) {
 
   char err[512];
   const char *job_error = load_job(err, sizeof err);
-  counters_init("");  /* size discovery for hello; re-run after swap for zram */
+  counters_discover_sizes();  /* for hello; the counters themselves are set up after swap */
   boot_hello(job_error ? "" : job.job_key, &features);
   if (job_error) {
     record_error("agent", "job", job_error);
