@@ -36,3 +36,40 @@ function(foliolab_guest_program name subdir)
     add_dependencies(guest guest_${arch}_${name})
   endforeach()
 endfunction()
+
+# foliolab_guest_multicall(NAME SUBDIR LINKDIR NAMES names... SOURCES files... [DEPENDS files...]
+#                          [INCLUDES dirs...])
+#   One static program <SUBDIR>/<NAME> built from SOURCES (in one compiler run), and for each of
+#   NAMES a relative symbolic link <LINKDIR>/<name> -> ../<SUBDIR>/<NAME>; the program picks
+#   what to be from argv[0]. DEPENDS: further inputs (headers, #included sources).
+function(foliolab_guest_multicall name subdir linkdir)
+  cmake_parse_arguments(ARG "" "" "NAMES;SOURCES;DEPENDS;INCLUDES" ${ARGN})
+  set(includes)
+  foreach(inc ${ARG_INCLUDES})
+    list(APPEND includes -I${inc})
+  endforeach()
+  foreach(arch ${FOLIOLAB_GUEST_ARCHES})
+    set(cc ${FOLIOLAB_GUEST_CC_${arch}})
+    set(root ${FOLIOLAB_GUEST_OUT}/${arch})
+    set(out ${root}/${subdir}/${name})
+    add_custom_command(OUTPUT ${out}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${root}/${subdir}
+      COMMAND ${cc} ${FOLIOLAB_GUEST_CFLAGS} ${includes} -o ${out} ${ARG_SOURCES}
+      DEPENDS ${ARG_SOURCES} ${ARG_DEPENDS}
+      COMMENT "guest ${arch}: ${subdir}/${name} (${linkdir}/* link to it)"
+      VERBATIM)
+    set(links)
+    foreach(link ${ARG_NAMES})
+      set(path ${root}/${linkdir}/${link})
+      add_custom_command(OUTPUT ${path}
+        COMMAND ${CMAKE_COMMAND} -E make_directory ${root}/${linkdir}
+        COMMAND ${CMAKE_COMMAND} -E rm -f ${path}
+        COMMAND ${CMAKE_COMMAND} -E create_symlink ../${subdir}/${name} ${path}
+        DEPENDS ${out}
+        VERBATIM)
+      list(APPEND links ${path})
+    endforeach()
+    add_custom_target(guest_${arch}_${name} DEPENDS ${out} ${links})
+    add_dependencies(guest guest_${arch}_${name})
+  endforeach()
+endfunction()

@@ -69,7 +69,7 @@ static int open_channel(char *why, size_t cap) {
   return fd;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   char why[300];
   channel = open_channel(why, sizeof why);
   if (channel < 0) {

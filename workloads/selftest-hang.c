@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-int main(void) {
+int main(int argc, char **argv) {
   for (int sig = 1; sig < NSIG; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     signal(sig, SIG_IGN);

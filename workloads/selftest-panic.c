@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int main(void) {
+int main(int argc, char **argv) {
   int fd = open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
     printf("{\"skip\":\"no /proc/sysrq-trigger (%s): CONFIG_MAGIC_SYSRQ is off\"}\n", strerror(errno));

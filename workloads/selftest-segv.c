@@ -2,7 +2,7 @@
  * with "killed by signal 11"; it proves that a crashing workload is reported, not lost. */
 #include <stdio.h>
 
-int main(void) {
+int main(int argc, char **argv) {
   /* Both volatile: the pointer, so the compiler cannot see the NULL and turn the store into a
    * trap instruction (SIGILL instead of SIGSEGV); the target, so the store cannot be dropped as
    * a dead store (GCC 12 did exactly that with a non-volatile target). */

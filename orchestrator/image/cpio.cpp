@@ -75,7 +75,7 @@ CpioWriter::~CpioWriter() {
 }
 
 void CpioWriter::add(std::string_view path, unsigned type, unsigned mode, std::string_view content,
-                     unsigned rdev_major, unsigned rdev_minor) {
+                     unsigned rdev_major, unsigned rdev_minor, std::string_view symlink_target) {
   if (finished_) throw InfraError("internal: cpio archive already finished");
   std::string name = strip_root(path);
   if (name.empty()) throw InfraError("internal: empty path in a cpio archive");
@@ -89,6 +89,7 @@ void CpioWriter::add(std::string_view path, unsigned type, unsigned mode, std::s
   archive_entry_set_ino64(entry, next_inode_++);
   archive_entry_set_nlink(entry, type == AE_IFDIR ? 2 : 1);
   archive_entry_set_size(entry, type == AE_IFREG ? static_cast<la_int64_t>(content.size()) : 0);
+  if (type == AE_IFLNK) archive_entry_set_symlink(entry, std::string(symlink_target).c_str());
   if (type == AE_IFCHR) {
     archive_entry_set_rdevmajor(entry, rdev_major);
     archive_entry_set_rdevminor(entry, rdev_minor);
@@ -112,6 +113,11 @@ void CpioWriter::add_file(std::string_view path, std::string_view content, unsig
 
 void CpioWriter::add_char_device(std::string_view path, unsigned major, unsigned minor, unsigned mode) {
   add(path, AE_IFCHR, mode, {}, major, minor);
+}
+
+void CpioWriter::add_symlink(std::string_view path, std::string_view target) {
+  if (target.empty()) throw InfraError(fmt::format("internal: symbolic link {} without a target", path));
+  add(path, AE_IFLNK, 0777, {}, 0, 0, target);
 }
 
 std::string CpioWriter::finish() {
@@ -143,6 +149,10 @@ std::vector<CpioEntry> read_cpio(std::string_view bytes) {
         case AE_IFREG: e.type = CpioEntry::Type::kFile; break;
         case AE_IFDIR: e.type = CpioEntry::Type::kDirectory; break;
         case AE_IFCHR: e.type = CpioEntry::Type::kCharDevice; break;
+        case AE_IFLNK:
+          e.type = CpioEntry::Type::kSymlink;
+          e.target = archive_entry_symlink(entry) ? archive_entry_symlink(entry) : "";
+          break;
         default: e.type = CpioEntry::Type::kOther; break;
       }
       e.rdev_major = static_cast<unsigned>(archive_entry_rdevmajor(entry));

@@ -25,13 +25,15 @@ class CpioWriter {
   void add_directory(std::string_view path, unsigned mode = 0755);
   void add_file(std::string_view path, std::string_view content, unsigned mode = 0644);
   void add_char_device(std::string_view path, unsigned major, unsigned minor, unsigned mode = 0600);
+  // A symbolic link at path whose target is `target`, stored as the kernel reads it.
+  void add_symlink(std::string_view path, std::string_view target);
 
   // Writes the trailer and returns the archive. The writer is unusable afterwards.
   std::string finish();
 
  private:
   void add(std::string_view path, unsigned type, unsigned mode, std::string_view content,
-           unsigned rdev_major, unsigned rdev_minor);
+           unsigned rdev_major, unsigned rdev_minor, std::string_view symlink_target = {});
   struct archive* archive_ = nullptr;
   std::unique_ptr<std::string> out_;
   std::int64_t next_inode_ = 1;
@@ -40,12 +42,13 @@ class CpioWriter {
 
 // One entry of an archive as read back (tests, `foliolab doctor`).
 struct CpioEntry {
-  enum class Type { kFile, kDirectory, kCharDevice, kOther };
+  enum class Type { kFile, kDirectory, kCharDevice, kSymlink, kOther };
   std::string path;  // as stored, without a leading "./" or "/"
   Type type = Type::kOther;
   unsigned mode = 0;  // permission bits
   unsigned rdev_major = 0, rdev_minor = 0;
   std::string content;  // regular files only
+  std::string target;   // symbolic links only
 };
 
 // Reads every entry of one or more concatenated newc archives (as the kernel does: zero

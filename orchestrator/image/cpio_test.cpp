@@ -20,10 +20,11 @@ TEST(Cpio, EntriesReadBackWithTypeModeAndContent) {
   w.add_directory("workloads");
   w.add_file("init", std::string("\x7f" "ELF\0binary", 10), 0755);
   w.add_file("workloads/empty", "", 0644);
+  w.add_symlink("workloads/thp-fault", "../bin/foliolab-workloads");
   auto bytes = w.finish();
 
   auto entries = read_cpio(bytes);
-  ASSERT_EQ(entries.size(), 5u);
+  ASSERT_EQ(entries.size(), 6u);
   EXPECT_EQ(entries[0].path, "dev");
   EXPECT_EQ(entries[0].type, CpioEntry::Type::kDirectory);
   const auto* console = find(entries, "dev/console");
@@ -41,6 +42,11 @@ TEST(Cpio, EntriesReadBackWithTypeModeAndContent) {
   ASSERT_NE(empty, nullptr);
   EXPECT_EQ(empty->content, "");
   EXPECT_EQ(empty->mode, 0644u);
+  const auto* link = find(entries, "workloads/thp-fault");
+  ASSERT_NE(link, nullptr);
+  EXPECT_EQ(link->type, CpioEntry::Type::kSymlink);
+  EXPECT_EQ(link->target, "../bin/foliolab-workloads");
+  EXPECT_EQ(link->content, "");
 }
 
 TEST(Cpio, IsNewcAndEndsAlignedWithoutBlockPadding) {

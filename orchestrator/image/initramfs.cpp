@@ -47,7 +47,26 @@ struct GuestFile {
   fs::path source;
   bool directory = false;
   unsigned mode = 0;
+  std::string symlink_target;  // non-empty for a symbolic link (kept relative, inside the root)
 };
+
+// A guest program may be a relative symbolic link to another file of the same root (every
+// workload is a link to the one multi-call binary). Anything that would point outside the
+// root, or at nothing, is an error: the guest would see a dangling link.
+std::string checked_link_target(const fs::path& root, const fs::directory_entry& entry) {
+  std::error_code ec;
+  fs::path target = fs::read_symlink(entry.path(), ec);
+  if (ec) throw InfraError(fmt::format("cannot read the link {}: {}", entry.path().string(), ec.message()));
+  auto fail = [&](std::string_view why) {
+    return InfraError(fmt::format("guest image: {} -> {} {}", entry.path().string(), target.string(), why));
+  };
+  if (target.is_absolute()) throw fail("is absolute (links in the guest root must be relative)");
+  fs::path resolved = (entry.path().parent_path() / target).lexically_normal();
+  auto inside = resolved.lexically_relative(root.lexically_normal()).generic_string();
+  if (inside.empty() || inside.rfind("..", 0) == 0) throw fail("points outside the guest root");
+  if (!fs::is_regular_file(resolved, ec)) throw fail("does not point at a regular file");
+  return target.generic_string();
+}
 
 std::vector<GuestFile> list_guest_files(const fs::path& root) {
   std::vector<GuestFile> files;
@@ -58,7 +77,7 @@ std::vector<GuestFile> list_guest_files(const fs::path& root) {
     const auto& entry = *it;
     auto status = entry.symlink_status();
     GuestFile f;
-    f.relative = fs::relative(entry.path(), root).generic_string();
+    f.relative = entry.path().lexically_relative(root).generic_string();  // not fs::relative: it follows links
     f.source = entry.path();
     if (fs::is_directory(status)) {
       f.directory = true;
@@ -66,6 +85,9 @@ std::vector<GuestFile> list_guest_files(const fs::path& root) {
     } else if (fs::is_regular_file(status)) {
       bool exec = (status.permissions() & fs::perms::owner_exec) != fs::perms::none;
       f.mode = exec ? 0755 : 0644;
+    } else if (fs::is_symlink(status)) {
+      f.symlink_target = checked_link_target(root, entry);
+      f.mode = 0777;
     } else {
       spdlog::warn("guest image: ignoring {} (not a regular file or directory)", entry.path().string());
       continue;
@@ -106,6 +128,10 @@ std::string build_base_archive(const fs::path& guest_root) {
     if (f.relative == "job.json")
       throw InfraError(fmt::format("{}: job.json belongs to the per-run archive, not the guest programs",
                                    f.source.string()));
+    if (!f.symlink_target.empty()) {
+      cpio.add_symlink(f.relative, f.symlink_target);
+      continue;
+    }
     cpio.add_file(f.relative, common::read_file(f.source), f.mode);
   }
   cpio.add_file(".foliolab-image", fmt::format("layout {}\n", kLayoutVersion), 0644);
@@ -137,8 +163,9 @@ std::optional<GuestFilesKey> guest_files_key(const fs::path& root) {
   try {
     for (const auto& f : list_guest_files(root)) {
       struct stat st {};
-      if (::stat(f.source.c_str(), &st) != 0) return std::nullopt;
+      if (::lstat(f.source.c_str(), &st) != 0) return std::nullopt;
       key.field("path", f.relative)
+          .field("link", f.symlink_target)
           .field("mode", static_cast<std::int64_t>(f.mode) | (f.directory ? 0x10000 : 0))
           .field("size", static_cast<std::int64_t>(st.st_size))
           .field("ino", static_cast<std::int64_t>(st.st_ino))

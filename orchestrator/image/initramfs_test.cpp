@@ -150,6 +150,31 @@ TEST_F(GuestTree, SettledGuestFilesFindTheirImageWithoutBeingRead) {
   EXPECT_TRUE(fs::exists(rebuilt.path));
 }
 
+TEST_F(GuestTree, WorkloadLinksToTheMultiCallBinaryStayLinks) {
+  write(guest / "x86_64/bin/foliolab-workloads", "multi", kExec);
+  fs::remove(guest / "x86_64/workloads/thp-fault");
+  fs::create_symlink("../bin/foliolab-workloads", guest / "x86_64/workloads/thp-fault");
+  auto entries = read_cpio(build_base_archive(guest / "x86_64"));
+  const auto* link = find(entries, "workloads/thp-fault");
+  ASSERT_NE(link, nullptr);
+  EXPECT_EQ(link->type, CpioEntry::Type::kSymlink);
+  EXPECT_EQ(link->target, "../bin/foliolab-workloads");
+  ASSERT_NE(find(entries, "bin/foliolab-workloads"), nullptr);
+  EXPECT_EQ(find(entries, "bin/foliolab-workloads")->content, "multi");
+
+  // A link the guest could not follow is an error naming it.
+  for (const char* bad : {"/bin/sh", "../../outside", "../bin/missing"}) {
+    fs::remove(guest / "x86_64/workloads/swap-roundtrip");
+    fs::create_symlink(bad, guest / "x86_64/workloads/swap-roundtrip");
+    try {
+      build_base_archive(guest / "x86_64");
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const common::InfraError& e) {
+      EXPECT_NE(std::string(e.what()).find("workloads/swap-roundtrip"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST_F(GuestTree, RunInitrdIsBaseFollowedByJob) {
   auto base = base_image(config::Arch::kX86_64, tmp.path() / "cache", guest);
   auto initrd = write_run_initrd(base.path, R"({"version":1,"steps":[]})", tmp.path() / "initrd.cpio");
