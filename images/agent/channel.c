@@ -199,25 +199,26 @@ void record_error(const char *where, const char *name, const char *message) {
 
 int records_error_count(void) { return error_count; }
 
-bool channel_await_ack(int wait_ms) {
-  if (dead || data_fd < 0 || !host_seen) return false;
+enum channel_ack channel_await_ack(int wait_ms) {
+  if (dead || data_fd < 0 || !host_seen) return CHANNEL_ACK_NO_HOST;
   int64_t until = monotonic_ms() + wait_ms;
   for (;;) {
     int64_t left = until - monotonic_ms();
-    if (left <= 0) return false;
+    if (left <= 0) return CHANNEL_ACK_TIMEOUT;
     struct pollfd pfd = {.fd = data_fd, .events = POLLIN};
     int r = poll(&pfd, 1, (int)left);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
+    if (r == 0) return CHANNEL_ACK_TIMEOUT;
+    if (r < 0) return CHANNEL_ACK_NO_HOST;
     if (pfd.revents & POLLIN) {
       /* Any byte will do: the host sends the ack only after it has read done, and the
        * stream is ordered, so every record before done has arrived too. */
       char buf[256];
       ssize_t n = read(data_fd, buf, sizeof buf);
-      if (n > 0) return true;
+      if (n > 0) return CHANNEL_ACK_RECEIVED;
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-      return false;
+      return CHANNEL_ACK_NO_HOST;
     }
-    return false;  /* POLLHUP or POLLERR: the host has gone; there is no one left to wait for */
+    return CHANNEL_ACK_NO_HOST;  /* POLLHUP or POLLERR: the host has gone */
   }
 }

@@ -31,9 +31,10 @@ void record_error(const char *where, const char *name, const char *message);
 int records_error_count(void);
 
 /* After done: waits up to wait_ms for the host's ack (docs/protocol.md section 2), which
- * says the host has read every record. Returns false at once when the channel is dead or the
- * host has gone, and false after wait_ms without an ack. */
-bool channel_await_ack(int wait_ms);
+ * says the host has read every record. Returns at once when the channel is dead or the host
+ * has gone (no one is left to wait for). */
+enum channel_ack { CHANNEL_ACK_RECEIVED, CHANNEL_ACK_TIMEOUT, CHANNEL_ACK_NO_HOST };
+enum channel_ack channel_await_ack(int wait_ms);
 
 /* Splits a record into writes of at most 32 KiB (the virtio-console per-write limit) and
  * sends it. Exposed for the console fallback path and tests of framing. */

@@ -37,7 +37,7 @@ static void finish(int steps) {
   record_end();
   say("done: %d steps, %d errors; rebooting", steps, records_error_count());
   sync();
-  if (!channel_await_ack(ACK_WAIT_MS) && channel_fd() >= 0)
+  if (channel_await_ack(ACK_WAIT_MS) == CHANNEL_ACK_TIMEOUT)
     say("no ack of done from the host within %d ms; rebooting anyway", ACK_WAIT_MS);
   reboot(RB_AUTOBOOT);
   say("ERROR: reboot: %s; halting here", strerror(errno));
