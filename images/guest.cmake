@@ -14,36 +14,14 @@ endif()
 set(FOLIOLAB_GUEST_CFLAGS ${guest_cflags} CACHE INTERNAL "")
 add_custom_target(guest ALL)
 
-# foliolab_guest_program(NAME SUBDIR SOURCES... [INCLUDES dirs...])
-#   SUBDIR is the folder inside the guest root ("." for /init, "workloads" for /workloads/NAME).
+# foliolab_guest_program(NAME SUBDIR SOURCES files... [INCLUDES dirs...] [DEPENDS files...]
+#                        [LINKDIR dir LINKS names...])
+#   Builds <SUBDIR>/<NAME> in the guest root ("." for /init) from SOURCES in one compiler run.
+#   DEPENDS: further inputs (headers, #included sources). LINKS: for each name, a relative
+#   symbolic link <LINKDIR>/<name> to the program (a multi-call program picks what to be from
+#   argv[0]).
 function(foliolab_guest_program name subdir)
-  cmake_parse_arguments(ARG "" "" "SOURCES;INCLUDES" ${ARGN})
-  set(includes)
-  foreach(inc ${ARG_INCLUDES})
-    list(APPEND includes -I${inc})
-  endforeach()
-  foreach(arch ${FOLIOLAB_GUEST_ARCHES})
-    set(cc ${FOLIOLAB_GUEST_CC_${arch}})
-    set(out ${FOLIOLAB_GUEST_OUT}/${arch}/${subdir}/${name})
-    add_custom_command(OUTPUT ${out}
-      COMMAND ${CMAKE_COMMAND} -E make_directory ${FOLIOLAB_GUEST_OUT}/${arch}/${subdir}
-      COMMAND ${cc} ${FOLIOLAB_GUEST_CFLAGS} ${includes} -o ${out} ${ARG_SOURCES}
-      DEPENDS ${ARG_SOURCES}
-      IMPLICIT_DEPENDS C ${ARG_SOURCES}
-      COMMENT "guest ${arch}: ${subdir}/${name}"
-      VERBATIM)
-    add_custom_target(guest_${arch}_${name} DEPENDS ${out})
-    add_dependencies(guest guest_${arch}_${name})
-  endforeach()
-endfunction()
-
-# foliolab_guest_multicall(NAME SUBDIR LINKDIR NAMES names... SOURCES files... [DEPENDS files...]
-#                          [INCLUDES dirs...])
-#   One static program <SUBDIR>/<NAME> built from SOURCES (in one compiler run), and for each of
-#   NAMES a relative symbolic link <LINKDIR>/<name> -> ../<SUBDIR>/<NAME>; the program picks
-#   what to be from argv[0]. DEPENDS: further inputs (headers, #included sources).
-function(foliolab_guest_multicall name subdir linkdir)
-  cmake_parse_arguments(ARG "" "" "NAMES;SOURCES;DEPENDS;INCLUDES" ${ARGN})
+  cmake_parse_arguments(ARG "" "LINKDIR" "SOURCES;INCLUDES;DEPENDS;LINKS" ${ARGN})
   set(includes)
   foreach(inc ${ARG_INCLUDES})
     list(APPEND includes -I${inc})
@@ -56,15 +34,19 @@ function(foliolab_guest_multicall name subdir linkdir)
       COMMAND ${CMAKE_COMMAND} -E make_directory ${root}/${subdir}
       COMMAND ${cc} ${FOLIOLAB_GUEST_CFLAGS} ${includes} -o ${out} ${ARG_SOURCES}
       DEPENDS ${ARG_SOURCES} ${ARG_DEPENDS}
-      COMMENT "guest ${arch}: ${subdir}/${name} (${linkdir}/* link to it)"
+      IMPLICIT_DEPENDS C ${ARG_SOURCES}
+      COMMENT "guest ${arch}: ${subdir}/${name}"
       VERBATIM)
     set(links)
-    foreach(link ${ARG_NAMES})
-      set(path ${root}/${linkdir}/${link})
+    if(ARG_LINKS)
+      file(RELATIVE_PATH target ${root}/${ARG_LINKDIR} ${out})
+    endif()
+    foreach(link ${ARG_LINKS})
+      set(path ${root}/${ARG_LINKDIR}/${link})
       add_custom_command(OUTPUT ${path}
-        COMMAND ${CMAKE_COMMAND} -E make_directory ${root}/${linkdir}
+        COMMAND ${CMAKE_COMMAND} -E make_directory ${root}/${ARG_LINKDIR}
         COMMAND ${CMAKE_COMMAND} -E rm -f ${path}
-        COMMAND ${CMAKE_COMMAND} -E create_symlink ../${subdir}/${name} ${path}
+        COMMAND ${CMAKE_COMMAND} -E create_symlink ${target} ${path}
         DEPENDS ${out}
         VERBATIM)
       list(APPEND links ${path})

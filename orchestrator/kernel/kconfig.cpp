@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <regex>
 #include <sstream>
 
@@ -77,9 +78,29 @@ ConfigValues parse_dot_config(const std::string& text) {
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (std::regex_match(line, m, assign)) out[m[1]] = m[2];
-    else if (std::regex_match(line, m, unset)) out[m[1]] = "n";
+    else if (std::regex_match(line, m, unset)) out[m[1]].assign(1, 'n');  // not = "n": GCC 12 -Wrestrict false positive
   }
   return out;
+}
+
+std::optional<int> hz_beside_image(const std::filesystem::path& image) {
+  std::error_code ec;
+  auto config = image.parent_path() / "config";
+  if (!std::filesystem::is_regular_file(config, ec)) return std::nullopt;
+  std::string text;
+  try {
+    text = common::read_file(config);
+  } catch (const common::InfraError&) {
+    return std::nullopt;
+  }
+  auto values = parse_dot_config(text);
+  auto it = values.find("HZ");
+  if (it == values.end()) return std::nullopt;
+  const std::string& v = it->second;
+  int hz = 0;
+  auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), hz);
+  if (err != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return hz >= 24 && hz <= 10'000 ? std::optional<int>(hz) : std::nullopt;
 }
 
 std::string merge_fragments(const ConfigValues& base, const std::vector<Fragment>& fragments,

@@ -33,6 +33,10 @@ Fragment parse_fragment_text(const std::string& text, const std::filesystem::pat
 using ConfigValues = std::map<std::string, std::string>;
 ConfigValues parse_dot_config(const std::string& text);
 
+// CONFIG_HZ of the kernel whose image is `image`, from the `config` beside it (the artifact
+// layout of kernel/builder.h); nullopt when there is no such file or no plausible value.
+std::optional<int> hz_beside_image(const std::filesystem::path& image);
+
 // Applies the fragments to `base` (later fragments override earlier ones) and renders a .config.
 // `overrides` receives one line per symbol a later fragment changed ("X: y (common.config:3) -> n (debug.config:2)").
 std::string merge_fragments(const ConfigValues& base, const std::vector<Fragment>& fragments,

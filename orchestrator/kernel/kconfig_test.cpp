@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/errors.h"
+#include "common/fs.h"
 
 namespace foliolab::kernel {
 namespace {
@@ -75,6 +76,23 @@ TEST(Kconfig, ShippedFragmentsParseAndMarkTheTrapsRequired) {
     EXPECT_TRUE(required(common, sym)) << sym;
   EXPECT_TRUE(required(riscv, "RISCV_ISA_FALLBACK"));
   for (const char* arch : {"x86_64", "arm64", "debug"}) EXPECT_NO_THROW(parse_fragment(dir + arch + ".config"));
+}
+
+TEST(KernelHz, ReadFromTheConfigBesideTheImage) {
+  common::TemporaryDirectory dir(std::filesystem::temp_directory_path(), "hz");
+  auto image = dir.path() / "image";
+  common::write_file_atomic(image, "not a kernel");
+  EXPECT_EQ(hz_beside_image(image), std::nullopt);  // no config
+  common::write_file_atomic(dir.path() / "config", "CONFIG_HZ_250=y\n# CONFIG_HZ_1000 is not set\nCONFIG_HZ=250\nCONFIG_X=1\n");
+  EXPECT_EQ(hz_beside_image(image), 250);
+  common::write_file_atomic(dir.path() / "config", "CONFIG_HZ_PERIODIC=y\nCONFIG_HZ=1000");
+  EXPECT_EQ(hz_beside_image(image), 1000);
+  common::write_file_atomic(dir.path() / "config", "CONFIG_HZ=25x\n");
+  EXPECT_EQ(hz_beside_image(image), std::nullopt);
+  common::write_file_atomic(dir.path() / "config", "CONFIG_HZ=99999999999999\n");
+  EXPECT_EQ(hz_beside_image(image), std::nullopt);
+  common::write_file_atomic(dir.path() / "config", "# CONFIG_HZ=250\n");
+  EXPECT_EQ(hz_beside_image(image), std::nullopt);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "collect/record_parser.h"
 #include "common/errors.h"
 #include "image/initramfs.h"
+#include "kernel/kconfig.h"
 #include "vm/qemu.h"
 
 namespace foliolab::runner {
@@ -35,7 +36,7 @@ GuestOutcome run_guest(const GuestJob& job, vm::GuestBackend& backend, const Con
     spec.cpus = job.job.guest.cpus;
     spec.numa_nodes = job.job.guest.numa_nodes;
     spec.cmdline_extra = job.cmdline_extra;
-    spec.kernel_hz = vm::kernel_hz_beside(job.kernel);
+    spec.kernel_hz = kernel::hz_beside_image(job.kernel);
     spec.swap_disk_bytes = job.job.guest.swap.disk_bytes;
     spec.timeouts = job.timeouts;
     for (const auto& step : job.job.steps) spec.step_deadlines_s[step.name] = step.deadline_s;

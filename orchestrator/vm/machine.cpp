@@ -145,9 +145,11 @@ std::optional<std::uint64_t> measure_tsc_khz() {
 #endif
 }
 
+}  // namespace
+
 // The TSC frequency holds until the host reboots, and measuring it costs 50 ms of every
 // `foliolab boot`: it is measured once per host boot and kept in <cache>/host-facts/.
-std::optional<std::uint64_t> tsc_khz_for_this_host_boot() {
+std::optional<std::uint64_t> host_tsc_khz() {
   common::Hasher key;
   key.field("fact", "tsc_khz");
   auto file = common::host_boot_cache_file("host-facts", key);
@@ -175,43 +177,13 @@ std::optional<std::uint64_t> tsc_khz_for_this_host_boot() {
   return khz;
 }
 
-}  // namespace
-
 const HostFacts& host_facts() {
   static const HostFacts facts = [] {
     HostFacts f;
-    f.tsc_khz = tsc_khz_for_this_host_boot();
+    f.tsc_khz = host_tsc_khz();
     return f;
   }();
   return facts;
-}
-
-std::optional<int> kernel_hz_beside(const std::filesystem::path& image) {
-  std::error_code ec;
-  auto config = image.parent_path() / "config";
-  if (!std::filesystem::is_regular_file(config, ec)) return std::nullopt;
-  std::string text;
-  try {
-    text = common::read_file(config);
-  } catch (const common::InfraError&) {
-    return std::nullopt;
-  }
-  static constexpr std::string_view kKey = "CONFIG_HZ=";
-  for (std::size_t at = 0; at < text.size();) {
-    std::size_t end = text.find('\n', at);
-    if (end == std::string::npos) end = text.size();
-    std::string_view line(text.data() + at, end - at);
-    if (line.substr(0, kKey.size()) == kKey) {
-      int hz = 0;
-      for (char c : line.substr(kKey.size())) {
-        if (c < '0' || c > '9' || hz > 100'000) return std::nullopt;
-        hz = hz * 10 + (c - '0');
-      }
-      return hz >= 24 && hz <= 10'000 ? std::optional<int>(hz) : std::nullopt;
-    }
-    at = end + 1;
-  }
-  return std::nullopt;
 }
 
 const char* to_string(Accel accel) { return accel == Accel::kKvm ? "kvm" : "tcg"; }

@@ -56,10 +56,9 @@ struct HostFacts {
 
 // This host's facts, measured once per host boot (kept in the cache) and read once per process.
 const HostFacts& host_facts();
-
-// CONFIG_HZ of the kernel whose image is `image`, from the `config` beside it (the layout of a
-// kernel built by `foliolab build`, kernel/builder.h); nullopt when there is none.
-std::optional<int> kernel_hz_beside(const std::filesystem::path& image);
+// The invariant TSC's frequency in kHz (nullopt without one): the answer kept in
+// <cache>/host-facts/ for this host boot, else measured (about 50 ms) and kept.
+std::optional<std::uint64_t> host_tsc_khz();
 
 // The profile for an arch (every arch has exactly one today).
 const MachineProfile& profile_for(config::Arch arch);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "common/errors.h"
 #include "common/fs.h"
@@ -195,21 +196,24 @@ TEST(QemuArgv, X86LoopsPerJiffyFollowTheTscAndTheKernelsHz) {
   EXPECT_EQ(kernel_cmdline(profile_for(config::Arch::kArm64), arm, Accel::kTcg, host).find("lpj="), std::string::npos);
 }
 
-TEST(KernelHz, ReadFromTheConfigBesideTheImage) {
-  common::TemporaryDirectory dir(std::filesystem::temp_directory_path(), "hz");
-  auto image = dir.path() / "image";
-  common::write_file_atomic(image, "not a kernel");
-  EXPECT_EQ(kernel_hz_beside(image), std::nullopt);  // no config
-  common::write_file_atomic(dir.path() / "config", "CONFIG_HZ_250=y\n# CONFIG_HZ_1000 is not set\nCONFIG_HZ=250\nCONFIG_X=1\n");
-  EXPECT_EQ(kernel_hz_beside(image), 250);
-  common::write_file_atomic(dir.path() / "config", "CONFIG_HZ_PERIODIC=y\nCONFIG_HZ=1000");
-  EXPECT_EQ(kernel_hz_beside(image), 1000);
-  common::write_file_atomic(dir.path() / "config", "CONFIG_HZ=25x\n");
-  EXPECT_EQ(kernel_hz_beside(image), std::nullopt);
-  common::write_file_atomic(dir.path() / "config", "CONFIG_HZ=99999999999999\n");
-  EXPECT_EQ(kernel_hz_beside(image), std::nullopt);
-  common::write_file_atomic(dir.path() / "config", "# CONFIG_HZ=250\n");
-  EXPECT_EQ(kernel_hz_beside(image), std::nullopt);
+TEST(HostFacts, TscFrequencyIsKeptForTheHostBoot) {
+  common::TemporaryDirectory cache(std::filesystem::temp_directory_path(), "tsc");
+  const char* old = std::getenv("FOLIOLAB_CACHE");
+  std::string saved = old ? old : "";
+  ::setenv("FOLIOLAB_CACHE", cache.path().c_str(), 1);
+  auto measured = host_tsc_khz();
+  std::vector<std::filesystem::path> kept;
+  for (const auto& e : std::filesystem::directory_iterator(cache.path() / "host-facts")) kept.push_back(e.path());
+  ASSERT_EQ(kept.size(), 1u) << "the answer is kept in <cache>/host-facts/";
+  // What is kept is what the next process gets, without measuring.
+  common::write_file_atomic(kept[0], R"({"tsc_khz": 1234567})");
+  EXPECT_EQ(host_tsc_khz(), 1234567u);
+  common::write_file_atomic(kept[0], R"({"tsc_khz": null})");
+  EXPECT_EQ(host_tsc_khz(), std::nullopt) << "a host without an invariant TSC is not measured again";
+  common::write_file_atomic(kept[0], "garbage");
+  EXPECT_EQ(host_tsc_khz().has_value(), measured.has_value()) << "an unreadable entry is measured again";
+  if (old) ::setenv("FOLIOLAB_CACHE", saved.c_str(), 1);
+  else ::unsetenv("FOLIOLAB_CACHE");
 }
 
 TEST(HostFacts, TscFrequencyIsPlausibleWhenKnown) {
