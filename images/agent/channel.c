@@ -79,7 +79,8 @@ bool channel_open(int wait_ms) {
       dead = true;
       return false;
     }
-    struct timespec ts = {0, 10 * 1000 * 1000};
+    /* 1 ms: the port usually appears a few ms after /init starts, and hello waits for it. */
+    struct timespec ts = {0, 1000 * 1000};
     nanosleep(&ts, NULL);
   }
   fmt(data_device, sizeof data_device, "/dev/%s", port);

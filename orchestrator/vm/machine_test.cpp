@@ -109,6 +109,9 @@ TEST(QemuArgv, ChannelsAreSocketsQemuConnectsTo) {
     EXPECT_FALSE(any_contains(chardevs, "server=on"));  // foliolab listens: no start-up race
     EXPECT_EQ(value_of(argv, "-mon"), "chardev=qmp,mode=control");
     EXPECT_TRUE(any_contains(values_of(argv, "-device"), "virtserialport,bus=vser.0,chardev=data,name=foliolab.data"));
+    // Two ports (0 is QEMU's reserved virtconsole slot, 1 is ours), not QEMU's 31: every
+    // port is two virtqueues the guest sets up at boot.
+    EXPECT_TRUE(any_contains(values_of(argv, "-device"), ",id=vser,max_ports=2"));
     EXPECT_TRUE(any_contains(chardevs, "stdio,id=console"));
     EXPECT_EQ(value_of(argv, "-serial"), "chardev:console");
     EXPECT_FALSE(has(argv, "-drive"));  // no swap disk unless asked for
