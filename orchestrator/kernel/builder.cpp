@@ -33,7 +33,8 @@ using config::Arch;
 namespace {
 
 // Bump when the build procedure changes in a way that changes artifacts.
-constexpr const char* kRecipeVersion = "1";
+// 2: fragment requests are written after the base config, in request order (choice picks win).
+constexpr const char* kRecipeVersion = "2";
 
 const Toolchain kToolchains[] = {
     {Arch::kX86_64, "x86_64", "x86_64-linux-gnu-", "bzImage", "arch/x86/boot/bzImage", "gcc-x86-64-linux-gnu"},

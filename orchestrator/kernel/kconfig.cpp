@@ -117,11 +117,18 @@ std::string merge_fragments(const ConfigValues& base, const std::vector<Fragment
       merged[r.symbol] = r.value;
     }
   }
+  // Base symbols first, then the requested ones in the order they were requested: when two
+  // members of a Kconfig choice are y (the base's default and the fragment's pick), the one read
+  // last wins, and that must be the fragment's (ARM64_VA_BITS_48 over tinyconfig's _52).
+  auto line = [](const std::string& sym, const std::string& val) {
+    return is_off(val) ? fmt::format("# CONFIG_{} is not set\n", sym) : fmt::format("CONFIG_{}={}\n", sym, val);
+  };
   std::string out;
-  for (const auto& [sym, val] : merged) {
-    if (is_off(val)) out += fmt::format("# CONFIG_{} is not set\n", sym);
-    else out += fmt::format("CONFIG_{}={}\n", sym, val);
-  }
+  for (const auto& [sym, val] : merged)
+    if (!last.count(sym)) out += line(sym, val);
+  for (const auto& f : fragments)
+    for (const auto& r : f.requests)
+      if (last.at(r.symbol) == &r) out += line(r.symbol, r.value);
   return out;
 }
 

@@ -37,7 +37,9 @@ ConfigValues parse_dot_config(const std::string& text);
 // layout of kernel/builder.h); nullopt when there is no such file or no plausible value.
 std::optional<int> hz_beside_image(const std::filesystem::path& image);
 
-// Applies the fragments to `base` (later fragments override earlier ones) and renders a .config.
+// Applies the fragments to `base` (later fragments override earlier ones) and renders a .config:
+// the base's other symbols first, then the requested ones in request order, so that a fragment's
+// pick among a choice's members is the one Kconfig reads last (and keeps).
 // `overrides` receives one line per symbol a later fragment changed ("X: y (common.config:3) -> n (debug.config:2)").
 std::string merge_fragments(const ConfigValues& base, const std::vector<Fragment>& fragments,
                             std::vector<std::string>* overrides = nullptr);

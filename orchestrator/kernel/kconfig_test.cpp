@@ -50,6 +50,20 @@ TEST(Kconfig, LaterFragmentsWinAndOverridesAreReported) {
   EXPECT_THAT(overrides[0], HasSubstr("CONFIG_A: y (a.config:1) -> n (b.config:1)"));
 }
 
+// Kconfig keeps the last y it reads among a choice's members; tinyconfig leaves 6.12's default
+// (ARM64_VA_BITS_52=y) in the base, so the fragment's pick must come after it in the text.
+TEST(Kconfig, FragmentChoicePicksComeAfterTheBasesDefaults) {
+  auto f = parse_fragment_text("CONFIG_ARM64_VA_BITS_48=y\nCONFIG_ZZ=y\n", "arm64.config");
+  std::string merged = merge_fragments({{"ARM64_VA_BITS_52", "y"}, {"ARM64_VA_BITS_39", "n"}, {"ZZ", "n"}}, {f}, nullptr);
+  auto pick = merged.find("CONFIG_ARM64_VA_BITS_48=y\n");
+  auto base_default = merged.find("CONFIG_ARM64_VA_BITS_52=y\n");
+  ASSERT_NE(pick, std::string::npos);
+  ASSERT_NE(base_default, std::string::npos);
+  EXPECT_LT(base_default, pick);
+  EXPECT_LT(pick, merged.find("CONFIG_ZZ=y\n")) << "requests keep the fragment's order";
+  EXPECT_EQ(merged.find("# CONFIG_ZZ is not set"), std::string::npos) << "a requested symbol is written once";
+}
+
 TEST(Kconfig, CheckReportsDroppedSymbolsAndSeparatesRequiredOnes) {
   auto f = parse_fragment_text(
       "CONFIG_VM_EVENT_COUNTERS=y # required\nCONFIG_THP_SWAP=y\nCONFIG_SWAP=y # required\n# CONFIG_X is not set\n",
