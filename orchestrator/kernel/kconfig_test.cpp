@@ -90,6 +90,11 @@ TEST(Kconfig, ShippedFragmentsParseAndMarkTheTrapsRequired) {
     EXPECT_TRUE(required(common, sym)) << sym;
   EXPECT_TRUE(required(riscv, "RISCV_ISA_FALLBACK"));
   for (const char* arch : {"x86_64", "arm64", "debug"}) EXPECT_NO_THROW(parse_fragment(dir + arch + ".config"));
+  // The data channel's transport is per arch (virtio-serial-pci on q35, -device on the virt
+  // machines): each arch fragment must require the one its machine uses.
+  EXPECT_TRUE(required(parse_fragment(dir + "x86_64.config"), "VIRTIO_PCI"));
+  EXPECT_TRUE(required(parse_fragment(dir + "arm64.config"), "VIRTIO_MMIO"));
+  EXPECT_TRUE(required(riscv, "VIRTIO_MMIO"));
 }
 
 TEST(KernelHz, ReadFromTheConfigBesideTheImage) {
