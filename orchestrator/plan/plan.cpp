@@ -105,6 +105,24 @@ std::string Job::describe() const {
                      settings.label.empty() ? "" : " [" + settings.label + "]");
 }
 
+std::string job_key(const Job& j, int recipe) {
+  common::Hasher h;
+  h.field("job", std::to_string(recipe));
+  // Recipe 2: the variant's name. Two variants that build the same kernel (an A/A suite, or
+  // variants that differ only in something that does not reach the kernel) are distinct jobs.
+  if (recipe >= 2) h.field("variant", j.kernel ? j.kernel->name : "");
+  h.field("artifact", j.artifact_key);
+  h.field("arch", config::to_string(j.arch));
+  h.field("machine", j.machine);
+  for (const auto& line : canonical_settings(j.settings.guest)) h.field("setting", line);
+  h.field("workload.name", j.workload->name);
+  h.field("workload", j.workload->workload);
+  for (const auto& a : j.resolved.argv) h.field("argv", a);
+  h.field("memcg.max", j.workload->memcg_max ? static_cast<std::int64_t>(*j.workload->memcg_max) : -1);
+  h.field("repetition", j.repetition);
+  return h.hex();
+}
+
 std::vector<Job> make_plan(const config::Suite& suite, const catalog::Catalog& catalog, const Inputs& inputs) {
   // Resolve every workload once (errors name the suite location), and every artifact key once.
   std::vector<catalog::ResolvedWorkload> resolved;
@@ -148,18 +166,7 @@ std::vector<Job> make_plan(const config::Suite& suite, const catalog::Catalog& c
             j.resolved = resolved[w];
             j.deadline_ms = suite.workloads[w].deadline_ms.value_or(resolved[w].spec->deadline_ms);
             j.repetition = rep;
-            common::Hasher h;
-            h.field("job", "1");
-            h.field("artifact", j.artifact_key);
-            h.field("arch", config::to_string(arch));
-            h.field("machine", j.machine);
-            for (const auto& line : canonical_settings(point.guest)) h.field("setting", line);
-            h.field("workload.name", j.workload->name);
-            h.field("workload", j.workload->workload);
-            for (const auto& a : j.resolved.argv) h.field("argv", a);
-            h.field("memcg.max", j.workload->memcg_max ? static_cast<std::int64_t>(*j.workload->memcg_max) : -1);
-            h.field("repetition", rep);
-            j.key = h.hex();
+            j.key = job_key(j, kJobKeyRecipe);
             jobs.push_back(std::move(j));
           }
         }

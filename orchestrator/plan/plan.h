@@ -50,6 +50,12 @@ struct Inputs {
   std::function<std::string(config::Arch)> machine;
 };
 
+// The job key of `j` under a key recipe. kJobKeyRecipe is today's; recipe 1 (foliolab before
+// 2026-12-05) did not name the variant, so variants that built the same kernel shared keys and
+// overwrote each other's runs. Resume uses recipe 1 only to recognise such results folders.
+inline constexpr int kJobKeyRecipe = 2;
+std::string job_key(const Job& j, int recipe);
+
 // Throws UsageError (naming the suite location) for an unknown workload or bad parameters.
 std::vector<Job> make_plan(const config::Suite& suite, const catalog::Catalog& catalog, const Inputs& inputs);
 

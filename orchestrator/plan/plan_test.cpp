@@ -92,6 +92,26 @@ TEST_F(PlanTest, SameInputsSameKeysAndEveryInputMatters) {
   EXPECT_NE(a[0].key, make_plan(s, catalog_, changed)[0].key) << "machine profile";
 }
 
+// An A/A suite: one kernel under two names. Every job keeps its own key (the variant is part
+// of it), while recipe 1, which omitted the variant, gave both variants the same keys.
+TEST_F(PlanTest, VariantsThatBuildTheSameKernelHaveDistinctKeys) {
+  Inputs same_kernel = inputs_;
+  same_kernel.artifact_key = [](const config::KernelVariant&, config::Arch a) {
+    return std::string("one-kernel-") + config::to_string(a);
+  };
+  const auto aa = suite("cpus: 2", 5);  // jobs point into the suite: it must outlive them
+  auto jobs = make_plan(aa, catalog_, same_kernel);
+  ASSERT_EQ(jobs.size(), 2u * 2u * 5u);
+  std::set<std::string> keys, legacy;
+  for (const auto& j : jobs) {
+    keys.insert(j.key);
+    legacy.insert(job_key(j, 1));
+    EXPECT_EQ(j.key, job_key(j, kJobKeyRecipe));
+  }
+  EXPECT_EQ(keys.size(), jobs.size());
+  EXPECT_EQ(legacy.size(), jobs.size() / 2) << "recipe 1 collided exactly for the twin variant";
+}
+
 // A swap measurement keeps khugepaged asleep while the collapse workload beside it scans every
 // 10 ms and sweeps max_ptes_none: the override replaces the sweep for its own jobs only.
 TEST_F(PlanTest, WorkloadKnobsReplaceTheSuitesForThatWorkloadOnly) {

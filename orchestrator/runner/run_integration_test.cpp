@@ -231,5 +231,44 @@ TEST_F(RunTest, KilledRunResumesToEveryJobExactlyOnce) {
   EXPECT_NE(text.output.find("thp-fault"), std::string::npos) << text.output;
 }
 
+// An A/A suite: one kernel under two variant names, two workloads, two repetitions. Each of the
+// eight jobs is stored once under its own variant (job keys name the variant: before, the twin's
+// runs replaced base's and half the data was lost), and compare sees n = 2 on both sides of
+// every group.
+TEST_F(RunTest, AASuiteStoresEveryJobUnderItsOwnVariant) {
+  fs::path aa = tmp_.path() / "aa.yaml";
+  std::ofstream(aa) << "name: aa\n"
+                       "kernels:\n  base: {}\n  twin: {base: base}\n"
+                       "arches: [x86_64]\n"
+                       "guest:\n  memory: 512M\n  cpus: 1\n  swap: {zram: 64M}\n  thp: {enabled: always}\n"
+                       "workloads:\n  - {name: fault, workload: thp-fault, params: {size: 4M}}\n"
+                       "  - {name: swap, workload: swap-roundtrip, params: {size: 4M, folio: 2M}}\n"
+                       "repetitions: 2\nbaseline: base\n";
+  auto run = foliolab({"run", aa.string(), "--results", results_.string(), "-j", "2"}, 1500s);
+  ASSERT_FALSE(run.timed_out) << run.output;
+  ASSERT_TRUE(run.exit_code == 0 || run.exit_code == 1) << run.output;
+  ASSERT_EQ(stored_runs().size(), 8u) << run.output;
+  std::map<std::pair<std::string, std::string>, int> per_cell;  // (variant, workload) -> runs
+  for (const auto& key : stored_runs()) {
+    auto m = nlohmann::json::parse(common::read_file(results_ / "runs" / key / "manifest.json"));
+    per_cell[{m["kernel"]["variant"], m["workload"]["name"]}]++;
+  }
+  for (const auto* variant : {"base", "twin"})
+    for (const auto* workload : {"fault", "swap"})
+      EXPECT_EQ((per_cell[{variant, workload}]), 2) << variant << " " << workload;
+
+  auto again = foliolab({"run", aa.string(), "--results", results_.string(), "--resume"}, 300s);
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("8 of 8 jobs already stored"), std::string::npos) << again.output;
+
+  auto compare = foliolab({"compare", results_.string(), "--format", "json"}, 120s);
+  ASSERT_EQ(compare.exit_code, 0) << compare.output;
+  std::set<std::string> compared;
+  std::regex key_re("\"job_key\":\"([0-9a-f]{32})\"");
+  for (std::sregex_iterator it(compare.output.begin(), compare.output.end(), key_re), end; it != end; ++it)
+    compared.insert((*it)[1].str());
+  EXPECT_EQ(compared.size(), 8u) << compare.output;
+}
+
 }  // namespace
 }  // namespace foliolab::runner

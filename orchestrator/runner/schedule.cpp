@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 namespace foliolab::runner {
 
 PoolSize pool_size(const PoolLimits& limits) {
@@ -61,6 +63,31 @@ std::vector<const plan::Job*> pending_jobs(const std::vector<const plan::Job*>& 
   for (const auto* job : jobs)
     if (!has_run(job->key)) out.push_back(job);
   return out;
+}
+
+std::size_t adopt_recipe1_runs(store::ResultStore& store, const std::vector<const plan::Job*>& jobs) {
+  std::size_t moved = 0;
+  for (const auto* job : jobs) {
+    if (store.has_run(job->key)) continue;
+    const std::string old_key = plan::job_key(*job, 1);
+    std::optional<store::RunManifest> manifest;
+    try {
+      if (store.has_run(old_key)) manifest = store.read_manifest(old_key);
+    } catch (const std::exception& e) {
+      spdlog::warn("resume: run {} is unreadable and stays where it is: {}", old_key, e.what());
+    }
+    if (!manifest || manifest->kernel.variant != job->kernel->name || manifest->repetition != job->repetition)
+      continue;
+    store.rekey_run(old_key, job->key);
+    ++moved;
+  }
+  if (moved) {
+    store.sync_index();
+    spdlog::info("resume: {} runs stored under the old job-key recipe (without the variant) moved to their "
+                 "variant's key; runs that a variant building the same kernel overwrote there run again",
+                 moved);
+  }
+  return moved;
 }
 
 }  // namespace foliolab::runner

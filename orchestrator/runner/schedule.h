@@ -1,6 +1,7 @@
 #pragma once
-// Which jobs of a plan run, and how many guests at once. Pure functions over the plan, so that
-// filtering, resume and sizing are tested without booting anything.
+// Which jobs of a plan run, and how many guests at once. Functions over the plan (and, for
+// resume, the results store), so that filtering, resume and sizing are tested without booting
+// anything.
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "plan/plan.h"
+#include "store/result_store.h"
 
 namespace foliolab::runner {
 
@@ -53,5 +55,12 @@ std::vector<const plan::Job*> filter_jobs(const std::vector<plan::Job>& jobs, co
 // The jobs still to run: those without a stored run (resume), order kept.
 std::vector<const plan::Job*> pending_jobs(const std::vector<const plan::Job*>& jobs,
                                            const std::function<bool(const std::string& key)>& has_run);
+
+// Resume of a results folder written before job keys named the variant (job-key recipe 1):
+// a run stored under a job's recipe-1 key moves to the job's key when its manifest names the
+// job's variant and repetition. Where two variants built the same kernel they shared a recipe-1
+// key and only the run of the variant that wrote last survived: that run is adopted, and the
+// other variant's job stays pending (it runs again). Returns how many runs moved.
+std::size_t adopt_recipe1_runs(store::ResultStore& store, const std::vector<const plan::Job*>& jobs);
 
 }  // namespace foliolab::runner

@@ -133,5 +133,47 @@ TEST_F(JobSelection, ResumeSkipsExactlyTheStoredKeys) {
   EXPECT_EQ(seen.size() + stored.size(), jobs_.size());
 }
 
+// A results folder written before job keys named the variant, for an A/A suite (one kernel under
+// two names): each recipe-1 key held the run of whichever variant wrote last. Resume moves each
+// such run to its own variant's key and leaves the overwritten variant's job pending.
+TEST_F(JobSelection, ResumeAdoptsRunsStoredUnderTheOldKeyRecipe) {
+  auto aa = config::parse_suite(
+      "name: aa\nkernels: {base: {}, twin: {base: base}}\narches: [x86_64]\n"
+      "workloads: [{workload: probe}]\nrepetitions: 2\n",
+      dir_->path() / "aa.yaml");
+  plan::Inputs inputs;
+  inputs.artifact_key = [](const config::KernelVariant&, config::Arch) { return std::string("one-kernel"); };
+  inputs.machine = [](config::Arch) { return std::string("m"); };
+  const auto jobs = plan::make_plan(aa, catalog_, inputs);
+  ASSERT_EQ(jobs.size(), 4u);  // (base, twin) x 2 repetitions
+  common::TemporaryDirectory results(fs::temp_directory_path(), "foliolab-runner-store");
+  store::ResultStore store(results.path() / "aa");
+  // Repetition 0: twin wrote last; repetition 1: base did.
+  for (const auto& j : jobs) {
+    const bool last_writer = (j.repetition == 0) == (j.kernel->name == "twin");
+    if (!last_writer) continue;
+    store::RunManifest m;
+    m.suite = "aa";
+    m.job_key = plan::job_key(j, 1);
+    m.kernel.variant = j.kernel->name;
+    m.repetition = j.repetition;
+    m.outcome = "ok";
+    m.arch = "x86_64";
+    store.write_run(m, "", "");
+  }
+  auto all = filter_jobs(jobs, {});
+  EXPECT_EQ(adopt_recipe1_runs(store, all), 2u);
+  for (const auto& j : jobs) {
+    const bool last_writer = (j.repetition == 0) == (j.kernel->name == "twin");
+    EXPECT_EQ(store.has_run(j.key), last_writer) << j.describe();
+    EXPECT_FALSE(store.has_run(plan::job_key(j, 1))) << j.describe();
+    if (last_writer) {
+      EXPECT_EQ(store.read_manifest(j.key)->kernel.variant, j.kernel->name);
+    }
+  }
+  EXPECT_EQ(pending_jobs(all, [&](const std::string& key) { return store.has_run(key); }).size(), 2u);
+  EXPECT_EQ(adopt_recipe1_runs(store, all), 0u) << "a second resume moves nothing";
+}
+
 }  // namespace
 }  // namespace foliolab::runner

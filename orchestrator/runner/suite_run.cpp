@@ -277,6 +277,7 @@ int run_suite(const RunOptions& options, std::ostream& out) {
     throw UsageError(fmt::format("{} already holds runs; pass --resume to complete them, or --results DIR for a "
                                  "fresh results folder",
                                  results_dir.string()));
+  if (options.resume) adopt_recipe1_runs(store, selected);
   const std::vector<const plan::Job*> pending =
       pending_jobs(selected, [&](const std::string& key) { return store.has_run(key); });
   if (selected.size() != pending.size())

@@ -167,6 +167,22 @@ void ResultStore::write_run(const RunManifest& manifest, std::string_view consol
   notify("indexed");
 }
 
+void ResultStore::rekey_run(const std::string& old_key, const std::string& new_key) {
+  if (!is_valid_job_key(new_key)) throw common::UsageError(fmt::format("job key '{}' is not a plain name", new_key));
+  RunManifest manifest = read_manifest(old_key).value();  // throws for a missing run: a caller's bug
+  manifest.job_key = new_key;
+  std::error_code ec;
+  const auto moving = runs_dir() / fmt::format(".tmp-{}-{}-{}", new_key, ::getpid(), write_counter_++);
+  std::filesystem::rename(run_dir(old_key), moving, ec);
+  if (ec) throw common::InfraError(fmt::format("cannot move {}: {}", run_dir(old_key).string(), ec.message()));
+  std::filesystem::remove(moving / "manifest.json", ec);
+  write_new_file(moving / "manifest.json", manifest_text(manifest), options_.durable);
+  if (options_.durable) sync_dir(moving);
+  std::filesystem::rename(moving, run_dir(new_key), ec);
+  if (ec) throw common::InfraError(fmt::format("cannot rename {} to {}: {}", moving.string(), run_dir(new_key).string(), ec.message()));
+  if (options_.durable) sync_dir(runs_dir());
+}
+
 ResultStore::Scan ResultStore::scan() const {
   Scan out;
   std::error_code ec;

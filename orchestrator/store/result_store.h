@@ -60,6 +60,12 @@ class ResultStore {
   // common::InfraError when the disk refuses.
   void write_run(const RunManifest& manifest, std::string_view console_log, std::string_view records_jsonl);
 
+  // Moves the complete run stored under `old_key` to `new_key` (its manifest's job_key
+  // rewritten), for results stored under an older job-key recipe. The folder first leaves its
+  // final name for a .tmp- one, so a process killed midway loses that run (it runs again)
+  // but never leaves it counted twice. Call sync_index() afterwards.
+  void rekey_run(const std::string& old_key, const std::string& new_key);
+
   IndexReport sync_index();
   IndexReport reindex();
   // The index, opened on first use. If the results folder is read-only, an in-memory index

@@ -57,6 +57,24 @@ TEST_F(ResultStoreTest, WritesCompleteRunFoldersAndIndexesThem) {
   EXPECT_EQ(runs[0].settings.at("thp.enabled"), "always");
 }
 
+TEST_F(ResultStoreTest, RekeyedRunMovesWholeWithItsManifestAndTheIndexFollows) {
+  ResultStore store(dir());
+  store.write_run(manifest("old1", "twin", 3, 7), "console\n", "{\"type\":\"done\"}\n");
+  store.rekey_run("old1", "new1");
+  EXPECT_FALSE(store.has_run("old1"));
+  ASSERT_TRUE(store.has_run("new1"));
+  const auto back = store.read_manifest("new1");
+  EXPECT_EQ(back->job_key, "new1");
+  EXPECT_EQ(back->kernel.variant, "twin");
+  EXPECT_EQ(back->repetition, 3);
+  EXPECT_EQ(common::read_file(store.run_dir("new1") / "console.log"), "console\n");
+  for (const auto& e : fs::directory_iterator(store.runs_dir())) EXPECT_FALSE(e.path().filename().string().starts_with("."));
+  store.sync_index();
+  const auto runs = store.index().runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].job_key, "new1");
+}
+
 TEST_F(ResultStoreTest, RejectsJobKeysThatAreNotPlainNames) {
   ResultStore store(dir());
   EXPECT_THROW(store.write_run(manifest("../escape", "base", 0, 1), "", ""), common::UsageError);
