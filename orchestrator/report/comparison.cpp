@@ -14,6 +14,13 @@
 
 namespace foliolab::report {
 
+namespace {
+
+// Outcomes whose metrics are trusted: the workload ran to its end.
+bool contributes_metrics(const std::string& outcome) { return outcome == "ok" || outcome == "kernel-warning"; }
+
+}  // namespace
+
 const char* to_string(Verdict verdict) {
   switch (verdict) {
     case Verdict::kBaseline: return "baseline";
@@ -25,6 +32,7 @@ const char* to_string(Verdict verdict) {
     case Verdict::kTooFewRuns: return "too-few-runs";
     case Verdict::kFewSamples: return "few-samples";
     case Verdict::kMissing: return "missing";
+    case Verdict::kAbsent: return "absent";
   }
   return "missing";
 }
@@ -81,9 +89,23 @@ bool MetricRow::has_change() const {
   });
 }
 
+bool MetricRow::only_in_some() const {
+  if (cells.size() < 2) return false;
+  const auto absent = [](const Cell& c) { return c.verdict == Verdict::kAbsent; };
+  const auto compared = [](const Cell& c) { return c.verdict != Verdict::kAbsent && c.verdict != Verdict::kMissing; };
+  return std::any_of(cells.begin(), cells.end(), absent) && std::none_of(cells.begin() + 1, cells.end(), compared);
+}
+
 int OutcomeCell::total() const {
   int n = 0;
   for (const auto& [outcome, count] : by_outcome) n += count;
+  return n;
+}
+
+int OutcomeCell::finished() const {
+  int n = 0;
+  for (const auto& [outcome, count] : by_outcome)
+    if (contributes_metrics(outcome)) n += count;
   return n;
 }
 
@@ -121,9 +143,6 @@ std::vector<std::filesystem::path> find_result_stores(const std::filesystem::pat
 
 namespace {
 
-// Outcomes whose metrics are trusted: the workload ran to its end.
-bool contributes_metrics(const std::string& outcome) { return outcome == "ok" || outcome == "kernel-warning"; }
-
 std::string group_key(const store::IndexedRun& r) {
   // \x1f cannot appear in a JSON-dumped map or a job-derived name: an unambiguous separator.
   std::string params;
@@ -143,6 +162,32 @@ struct Entry {
   std::uint64_t key;
   double value;
 };
+
+// The variants that have a metric (values[v]: its values in variant v) when some variant that
+// finished runs in the group has none, else nothing: the metric exists in one kernel only.
+std::vector<std::string> variants_having(const Group& g, const std::vector<std::vector<double>>& values,
+                                         const std::vector<std::string>& variants) {
+  std::vector<std::string> having;
+  bool lacking = false;
+  for (std::size_t v = 0; v < variants.size(); ++v) {
+    if (!values[v].empty()) having.push_back(variants[v]);
+    else lacking = lacking || g.outcomes[v].finished() > 0;
+  }
+  return lacking ? having : std::vector<std::string>{};
+}
+
+// Marks the cells of a row whose metric some variants lack as absent: those of the variants
+// that finished runs without it and, when the baseline is one of them, those with values
+// (nothing to compare them with). A variant without finished runs stays missing: nothing says
+// its kernel lacks the metric. compare_cell left these cells without comparison fields.
+void mark_absent(const Group& g, MetricRow& row) {
+  const bool baseline_absent = row.cells[0].summary.n == 0 && g.outcomes[0].finished() > 0;
+  for (std::size_t v = 0; v < row.cells.size(); ++v) {
+    Cell& c = row.cells[v];
+    const bool lacks = c.summary.n == 0 && g.outcomes[v].finished() > 0;
+    if (lacks || (v > 0 && baseline_absent && c.summary.n > 0)) c.verdict = Verdict::kAbsent;
+  }
+}
 
 }  // namespace
 
@@ -406,6 +451,8 @@ Comparison build_comparison(const CompareInput& input) {
       all_positive = all_positive && entries[i].value > 0;
     }
     Group& g = cmp.groups[group];
+    std::vector<std::string> having = variants_having(g, per_variant, cmp.variants);
+    if (!having.empty()) g.only_in.emplace(names[metric], std::move(having));
     if (!any_nonzero) {
       g.all_zero.push_back(names[metric]);
       continue;
@@ -432,6 +479,7 @@ Comparison build_comparison(const CompareInput& input) {
       if (info.kind == metrics::Kind::kGauge && sampled >= 0 && sampled < cmp.rules.min_gauge_samples && change)
         row.cells[v].verdict = Verdict::kFewSamples;
     }
+    if (g.only_in.contains(row.name)) mark_absent(g, row);
     g.rows.push_back(std::move(row));
   }
   return cmp;

@@ -27,7 +27,11 @@ enum class Verdict {
   kNoisy,        // no verdict: the spread hides changes of the threshold's size
   kTooFewRuns,   // no verdict: fewer than VerdictRules::min_runs values on a side
   kFewSamples,   // withheld: a gauge that changed, sampled fewer than VerdictRules::min_gauge_samples times in a step
-  kMissing,      // no values on one side
+  kMissing,      // no values on one side (e.g. none of its runs finished)
+  // No comparison because the metric does not exist on one side: this variant, or the
+  // baseline, finished runs in the group and none of them has the metric, while a run of
+  // another variant has it (a stat that kernel lacks). Never a change.
+  kAbsent,
 };
 const char* to_string(Verdict verdict);
 
@@ -64,6 +68,9 @@ struct MetricRow {
   metrics::MetricInfo info;
   std::vector<Cell> cells;  // one per Comparison::variants entry
   bool has_change() const;  // any improvement, regression or changed verdict
+  // Some cell is absent and no variant's cell was compared with the baseline: the renderings
+  // name the metric once in their "only in" list instead of showing a row of empty cells.
+  bool only_in_some() const;
 };
 
 struct RunRef {
@@ -80,6 +87,7 @@ struct OutcomeCell {
   std::map<std::string, int> crash_titles;  // title -> runs
   std::vector<RunRef> runs;                 // in repetition order
   int total() const;
+  int finished() const;   // ok or kernel-warning: the runs whose metrics are samples
   int failed() const;     // not ok, not skipped, not infra-error
   int crashes() const;    // kernel-crash, kernel-warning, boot-failed
   int integrity() const;  // integrity-failed
@@ -95,6 +103,9 @@ struct Group {
   std::vector<OutcomeCell> outcomes;  // one per variant
   std::vector<MetricRow> rows;        // metrics with a non-zero value somewhere, by name
   std::vector<std::string> all_zero;  // metrics that were 0 in every run of every variant
+  // Metrics that some variants with finished runs lack in every run -> the variants that have
+  // them (in Comparison::variants order). Includes metrics listed in all_zero.
+  std::map<std::string, std::vector<std::string>> only_in;
   std::string label() const;          // "x86_64 collapse-full"
 };
 

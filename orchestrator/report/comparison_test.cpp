@@ -154,6 +154,7 @@ TEST(Comparison, HistogramValueARunNeverSawCountsAsZero) {
   EXPECT_EQ(gone.cells[1].summary.mean, 0);
   EXPECT_EQ(gone.cells[1].verdict, Verdict::kChanged) << to_string(gone.cells[1].verdict);
   EXPECT_EQ(gone.cells[2].summary.n, 0u) << "a run that did not trace the event has no value, not 0";
+  EXPECT_EQ(gone.cells[2].verdict, Verdict::kAbsent);  // and base and patched are still compared
   const auto& appeared = row(g, "trace.mm_khugepaged_scan_pmd.pte_non_present");
   EXPECT_EQ(appeared.cells[0].summary.n, 5u);
   EXPECT_EQ(appeared.cells[0].summary.mean, 0);
@@ -242,9 +243,11 @@ TEST(Comparison, TreesFromTwoMachinesCompareTogether) {
   EXPECT_EQ(find_result_stores(t.tmp.path()).size(), 2u);
 }
 
-int exit_code(const fs::path& dir, std::set<FailOn> fail_on, Format format = Format::kText, std::string* text = nullptr) {
+int exit_code(const fs::path& dir, std::set<FailOn> fail_on, Format format = Format::kText, std::string* text = nullptr,
+              std::optional<std::string> baseline = std::nullopt) {
   CompareCommand c;
   c.input.dirs = {dir};
+  c.input.baseline = std::move(baseline);
   c.format = format;
   c.render.fail_on = std::move(fail_on);
   std::ostringstream out;
@@ -310,6 +313,171 @@ TEST(Comparison, RenderingsCarryTheVerdicts) {
   EXPECT_NE(junit.find("<testcase classname=\"foliolab.x86_64.collapse\" name=\"patched\">"), std::string::npos);
   EXPECT_NE(junit.find("<failure type=\"crash\""), std::string::npos);
   EXPECT_NE(junit.find("tests=\"2\" failures=\"1\""), std::string::npos);
+}
+
+// Linux 6.12 (lts, the recorded baseline) against 7.3 (current), 3 runs each. 7.3 has per-size
+// mTHP stats 6.12 lacks: collapse_alloc, swpin and swpin_fallback (lower is better: from a
+// baseline of 0 it would be a regression) with values in every run, swpin_fallback_charge 0 in
+// every run. thp_fault_fallback drops 10% (an improvement: lower is better). pgfault is in every
+// lts run but in 2 of the 3 current runs. `also` are further variants built like current.
+void write_lts_current(const fs::path& dir, const std::vector<std::string>& also = {}) {
+  store::ResultStore s(dir);
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> noise(0, 0.005);
+  std::vector<std::string> variants{"lts", "current"};
+  variants.insert(variants.end(), also.begin(), also.end());
+  for (const auto& variant : variants) {
+    const bool v73 = variant != "lts";
+    for (int rep = 0; rep < 3; ++rep) {
+      auto m = run(variant, rep);
+      m.baseline = "lts";
+      m.metrics = {{"vmstat.thp_fault_fallback", 2000 * (v73 ? 0.9 : 1.0) * (1 + noise(rng))}};
+      if (!v73 || rep > 0) m.metrics["vmstat.pgfault"] = 100000 * (1 + noise(rng));
+      if (v73) {
+        m.metrics["mthp.64kB.collapse_alloc"] = 40 + rep;
+        m.metrics["mthp.64kB.swpin"] = 300 + rep;
+        m.metrics["mthp.64kB.swpin_fallback"] = 5 + rep;
+        m.metrics["mthp.64kB.swpin_fallback_charge"] = 0;
+      }
+      s.write_run(m, "", "");
+    }
+  }
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(Comparison, MetricOneKernelLacksIsAbsentNotAChange) {
+  Tree t;
+  write_lts_current(t.dir());
+  const Comparison cmp = build_comparison(CompareInput{{t.dir()}, std::nullopt, std::nullopt, {}});
+  ASSERT_EQ(cmp.variants, (std::vector<std::string>{"lts", "current"}));
+  ASSERT_EQ(cmp.groups.size(), 1u);
+  const Group& g = cmp.groups[0];
+  for (const char* name : {"mthp.64kB.collapse_alloc", "mthp.64kB.swpin", "mthp.64kB.swpin_fallback"}) {
+    const MetricRow& r = row(g, name);
+    EXPECT_EQ(r.cells[0].verdict, Verdict::kAbsent) << name;
+    EXPECT_EQ(r.cells[1].verdict, Verdict::kAbsent) << name;
+    EXPECT_EQ(r.cells[1].summary.n, 3u) << name;
+    EXPECT_FALSE(r.cells[1].change_pct.has_value()) << name;
+    EXPECT_FALSE(r.cells[1].significant) << name;
+    EXPECT_EQ(format_change(r.cells[1]), "") << name;
+    EXPECT_TRUE(r.only_in_some()) << name;
+    EXPECT_FALSE(row_shown(r, RenderOptions{.all_metrics = true})) << name;
+    EXPECT_EQ(g.only_in.at(name), std::vector<std::string>{"current"}) << name;
+  }
+  // 0 in every run of the one kernel that has it: both always 0 and only in current.
+  EXPECT_EQ(g.all_zero, std::vector<std::string>{"mthp.64kB.swpin_fallback_charge"});
+  EXPECT_EQ(g.only_in.at("mthp.64kB.swpin_fallback_charge"), std::vector<std::string>{"current"});
+  // In every variant, but not in every run of current: compared over the runs that have it.
+  EXPECT_FALSE(g.only_in.contains("vmstat.pgfault"));
+  EXPECT_EQ(row(g, "vmstat.pgfault").cells[1].verdict, Verdict::kTooFewRuns);
+  EXPECT_EQ(row(g, "vmstat.pgfault").cells[1].summary.n, 2u);
+  EXPECT_EQ(row(g, "vmstat.thp_fault_fallback").cells[1].verdict, Verdict::kImprovement);
+  EXPECT_EQ(g.only_in.size(), 4u);
+
+  const FailureSummary f = summarize_failures(cmp, {FailOn::kRegression});
+  EXPECT_EQ(f.regressions, 0u);
+  EXPECT_EQ(f.changed, 0u);
+  EXPECT_EQ(f.improvements, 1u);
+  EXPECT_TRUE(f.triggered.empty());
+  EXPECT_EQ(exit_code(t.dir(), {FailOn::kRegression}), 0);
+}
+
+TEST(Comparison, OnlyInIsSaidOncePerReport) {
+  Tree t;
+  write_lts_current(t.dir());
+  std::string text, md, html, json;
+  EXPECT_EQ(exit_code(t.dir(), {FailOn::kRegression}, Format::kText, &text), 0);
+  EXPECT_EQ(count(text, "only in current"), 1u) << text;
+  EXPECT_NE(text.find("only in current: mthp.64kB.collapse_alloc, mthp.64kB.swpin, mthp.64kB.swpin_fallback,\n"
+                      "    mthp.64kB.swpin_fallback_charge (4 metrics)\n"),
+            std::string::npos)
+      << text;
+  // Named in that line only: no row of empty cells, no change.
+  EXPECT_EQ(count(text, "mthp.64kB.collapse_alloc"), 1u) << text;
+  EXPECT_EQ(count(text, "mthp.64kB.swpin,"), 1u) << text;
+  EXPECT_EQ(text.find("100.0%"), std::string::npos) << text;
+  EXPECT_NE(text.find("4 not in every variant"), std::string::npos) << text;
+  EXPECT_NE(text.find("; current in 2 of 3 runs]"), std::string::npos) << text;  // pgfault's row
+  EXPECT_NE(text.find("fail-on regression: passed"), std::string::npos) << text;
+
+  exit_code(t.dir(), {}, Format::kMarkdown, &md);
+  EXPECT_EQ(count(md, "Only in **current**"), 1u) << md;
+  EXPECT_EQ(count(md, "mthp.64kB.collapse"), 1u) << md;
+  exit_code(t.dir(), {}, Format::kHtml, &html);
+  EXPECT_EQ(count(html, "<dt>only in current</dt>"), 1u);
+  EXPECT_EQ(count(html, "mthp.64kB.collapse_alloc"), 1u);
+
+  exit_code(t.dir(), {FailOn::kRegression}, Format::kJson, &json);
+  const auto j = nlohmann::json::parse(json);
+  EXPECT_EQ(j["summary"]["regressions"], 0);
+  EXPECT_EQ(j["summary"]["failed"], false);
+  const auto& g = j["groups"][0];
+  EXPECT_EQ(g["only_in"], nlohmann::json::parse(R"({"mthp.64kB.collapse_alloc": ["current"], "mthp.64kB.swpin": ["current"],
+                                                    "mthp.64kB.swpin_fallback": ["current"],
+                                                    "mthp.64kB.swpin_fallback_charge": ["current"]})"));
+  bool found = false;
+  for (const auto& m : g["metrics"]) {
+    if (m["name"] != "mthp.64kB.collapse_alloc") continue;
+    found = true;
+    EXPECT_EQ(m["cells"]["lts"]["verdict"], "absent");
+    EXPECT_EQ(m["cells"]["lts"]["n"], 0);
+    EXPECT_EQ(m["cells"]["current"]["verdict"], "absent");
+    EXPECT_EQ(m["cells"]["current"]["n"], 3);
+    EXPECT_TRUE(m["cells"]["current"]["change_pct"].is_null());
+  }
+  EXPECT_TRUE(found);
+}
+
+// Two 7.3 variants share the stats 6.12 lacks: against lts nothing is compared, against current
+// the patched kernel's stats are, and lts's cells are absent.
+TEST(Comparison, VariantsSharingAMetricTheBaselineLacksCompareWithEachOther) {
+  Tree t;
+  write_lts_current(t.dir(), {"current-nonswap-abort"});
+  const Comparison by_lts = build_comparison(CompareInput{{t.dir()}, std::nullopt, std::nullopt, {}});
+  const MetricRow& all_absent = row(by_lts.groups[0], "mthp.64kB.swpin");
+  for (const Cell& c : all_absent.cells) EXPECT_EQ(c.verdict, Verdict::kAbsent);
+  EXPECT_EQ(by_lts.groups[0].only_in.at("mthp.64kB.swpin"), (std::vector<std::string>{"current", "current-nonswap-abort"}));
+  std::string text;
+  exit_code(t.dir(), {}, Format::kText, &text);
+  EXPECT_EQ(count(text, "only in current, current-nonswap-abort:"), 1u) << text;
+  EXPECT_NE(text.find("--baseline current compares them"), std::string::npos) << text;
+
+  const Comparison by_current = build_comparison(CompareInput{{t.dir()}, std::string("current"), std::nullopt, {}});
+  ASSERT_EQ(by_current.variants, (std::vector<std::string>{"current", "current-nonswap-abort", "lts"}));
+  const MetricRow& r = row(by_current.groups[0], "mthp.64kB.swpin");
+  EXPECT_EQ(r.cells[0].verdict, Verdict::kBaseline);
+  const Verdict compared = r.cells[1].verdict;  // the same values: compared, and no change
+  EXPECT_TRUE(compared == Verdict::kNoChange || compared == Verdict::kNoisy) << to_string(compared);
+  EXPECT_EQ(r.cells[2].verdict, Verdict::kAbsent);
+  EXPECT_FALSE(r.only_in_some());  // a row: one cell was compared
+  EXPECT_TRUE(row_shown(r, RenderOptions{}));
+  exit_code(t.dir(), {}, Format::kText, &text, "current");
+  EXPECT_EQ(count(text, "only in current, current-nonswap-abort:"), 1u) << text;
+  EXPECT_EQ(text.find("compares them"), std::string::npos) << text;
+}
+
+// A variant none of whose runs finished says nothing about its kernel's metrics: missing, as
+// before, and no "only in".
+TEST(Comparison, VariantWithoutFinishedRunsStaysMissing) {
+  Tree t;
+  write_tree(t.dir());
+  store::ResultStore s(t.dir());
+  for (int rep = 0; rep < 3; ++rep) {
+    auto m = run("broken", rep);
+    m.outcome = "boot-failed";
+    s.write_run(m, "", "");
+  }
+  const Comparison cmp = build_comparison(CompareInput{{t.dir()}, std::nullopt, std::nullopt, {}});
+  ASSERT_EQ(cmp.variants, (std::vector<std::string>{"base", "broken", "patched"}));
+  const Group& g = cmp.groups[0];
+  EXPECT_TRUE(g.only_in.empty());
+  EXPECT_EQ(row(g, "vmstat.thp_fault_fallback").cells[1].verdict, Verdict::kMissing);
+  EXPECT_EQ(row(g, "vmstat.thp_fault_fallback").cells[2].verdict, Verdict::kRegression);
 }
 
 }  // namespace

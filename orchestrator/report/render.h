@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "report/comparison.h"
 
@@ -42,8 +43,18 @@ struct RenderOptions {
   std::string command_line;             // shown in the report's header
 };
 
-// Whether a row appears in text, markdown and HTML tables (JSON always has every row).
+// Whether a row appears in text, markdown and HTML tables (JSON always has every row). Rows
+// that only_in_some() never do, not even with --all: only_in_lists() names them once.
 bool row_shown(const MetricRow& row, const RenderOptions& options);
+
+// The metrics that exist in some variants only (Group::only_in), once per report: one entry
+// per set of variants having them (in variant order), each metric named once per set however
+// many groups it is in. Entries sorted by their variant lists, metrics by name.
+struct OnlyInList {
+  std::vector<std::string> variants;
+  std::vector<std::string> metrics;
+};
+std::vector<OnlyInList> only_in_lists(const Comparison& comparison);
 
 // Numbers as people read them: integers without decimals, else 4 significant digits.
 std::string format_number(double value);

@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <map>
+#include <set>
 
 #include "report/render.h"
 
@@ -71,7 +73,17 @@ FailureSummary summarize_failures(const Comparison& comparison, const std::set<F
 }
 
 bool row_shown(const MetricRow& row, const RenderOptions& options) {
+  if (row.only_in_some()) return false;
   return options.all_metrics || row.has_change() || row.info.known;
+}
+
+std::vector<OnlyInList> only_in_lists(const Comparison& comparison) {
+  std::map<std::vector<std::string>, std::set<std::string>> by_variants;
+  for (const auto& g : comparison.groups)
+    for (const auto& [metric, variants] : g.only_in) by_variants[variants].insert(metric);
+  std::vector<OnlyInList> out;
+  for (auto& [variants, metrics] : by_variants) out.push_back(OnlyInList{variants, {metrics.begin(), metrics.end()}});
+  return out;
 }
 
 std::string format_number(double value) {
@@ -84,7 +96,8 @@ std::string format_number(double value) {
 }
 
 std::string format_change(const Cell& cell) {
-  if (cell.verdict == Verdict::kBaseline || cell.verdict == Verdict::kMissing) return "";
+  // Absent cells have no change, not +100% or -100%: one kernel lacks the metric.
+  if (cell.verdict == Verdict::kBaseline || cell.verdict == Verdict::kMissing || cell.verdict == Verdict::kAbsent) return "";
   if (!cell.change_pct) return cell.difference == 0 ? "0.0%" : "new";
   const double pct = *cell.change_pct;
   if (std::fabs(pct) >= 1e5) return pct > 0 ? "+++" : "---";

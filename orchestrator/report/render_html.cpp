@@ -26,7 +26,7 @@ table{border-collapse:collapse;margin:.4em 0}td,th{padding:2px 8px;border-bottom
 th{background:#f4f4f4}td.name,th.name{text-align:left;font-family:ui-monospace,monospace}
 td.left{text-align:left}
 .regression{background:#fde2e1;color:#900;font-weight:bold}.improvement{background:#e1f6e4;color:#065}
-.changed{background:#e3ecfb;color:#124}.noisy,.too-few-runs,.few-samples{color:#888}.missing{color:#bbb}
+.changed{background:#e3ecfb;color:#124}.noisy,.too-few-runs,.few-samples{color:#888}.missing,.absent{color:#bbb}
 pre{background:#f7f7f7;border:1px solid #ddd;padding:.5em;overflow:auto;max-height:30em;font-size:12px}
 dl.summary{display:grid;grid-template-columns:max-content auto;gap:2px 1em}dl.summary dt{font-weight:bold}
 dl.summary dd{margin:0}.fail{color:#900;font-weight:bold}.pass{color:#065;font-weight:bold}
@@ -123,6 +123,7 @@ std::string cell_class(const Cell& c) {
     case Verdict::kTooFewRuns: return "too-few-runs";
     case Verdict::kFewSamples: return "few-samples";
     case Verdict::kMissing: return "missing";
+    case Verdict::kAbsent: return "absent";
     default: return "";
   }
 }
@@ -173,6 +174,13 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
         << "</dd>\n";
   }
   for (const auto& w : cmp.warnings) out << "<dt>warning</dt><dd>" << h(w) << "</dd>\n";
+  // Metrics one kernel lacks: named once here, not as rows of empty cells.
+  for (const auto& list : only_in_lists(cmp)) {
+    out << "<dt>only in " << h(fmt::format("{}", fmt::join(list.variants, ", "))) << "</dt><dd class=\"only-in\">"
+        << h(fmt::format("{}", fmt::join(list.metrics, ", ")), 65536)
+        << fmt::format(" ({} metric{}, not compared: no finished run of the other variants has them)</dd>\n",
+                       list.metrics.size(), list.metrics.size() == 1 ? "" : "s");
+  }
   out << "</dl>\n<p><label><input type=\"checkbox\" id=\"only-changes\"> only rows with a change</label></p>\n";
   out << "<p class=\"legend\"><span class=\"regression\">regression</span><span class=\"improvement\">improvement</span>"
          "<span class=\"changed\">changed (no better direction)</span><span class=\"noisy\">noisy: spread hides a "
@@ -221,7 +229,7 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
     std::vector<std::string> preferred, preferred_quiet;  // counters with a change first
     for (const auto& row : g.rows) {
       if (!row_shown(row, options)) {
-        ++hidden;
+        hidden += !row.only_in_some();
         continue;
       }
       if (row.info.kind == metrics::Kind::kCounter && !row.name.starts_with("trace.")) {
@@ -246,9 +254,10 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
     }
     out << "</table>\n";
     preferred.insert(preferred.end(), preferred_quiet.begin(), preferred_quiet.end());
-    if (hidden > 0 || !g.all_zero.empty())
-      out << fmt::format("<p>{} more metrics without a change (the JSON report has them); {} always 0.</p>\n", hidden,
-                         g.all_zero.size());
+    if (hidden > 0 || !g.all_zero.empty() || !g.only_in.empty())
+      out << fmt::format("<p>{} more metrics without a change (the JSON report has them); {} always 0{}.</p>\n", hidden,
+                         g.all_zero.size(),
+                         g.only_in.empty() ? "" : fmt::format("; {} not in every variant (listed above)", g.only_in.size()));
 
     // Runs: the first repetition of each variant and every failed run, while the budget lasts.
     out << "<h3>Runs</h3>\n";

@@ -1,5 +1,6 @@
 // The complete comparison as JSON, schema 1 (docs/report-json.md). Every group, every metric
-// row (rows that are 0 everywhere are listed by name in all_zero), every cell with its values.
+// row (rows that are 0 everywhere are listed by name in all_zero), every cell with its values,
+// and per group the metrics only some variants have (only_in).
 // Non-finite numbers become null. Guest text is cleaned of invalid UTF-8 and control
 // characters; JSON string escaping does the rest.
 #include <fmt/format.h>
@@ -132,7 +133,14 @@ void render_json(const Comparison& cmp, const RenderOptions& options, std::ostre
       }
       out << "}}";
     }
-    out << "],\"all_zero\":" << list(g.all_zero, [](const std::string& n) { return str(n, 256); }) << "}";
+    out << "],\"all_zero\":" << list(g.all_zero, [](const std::string& n) { return str(n, 256); });
+    out << ",\"only_in\":{";
+    bool first = true;
+    for (const auto& [metric, having] : g.only_in) {
+      out << (first ? "" : ",") << str(metric, 256) << ":" << list(having, [](const std::string& v) { return str(v, 256); });
+      first = false;
+    }
+    out << "}}";
   }
   out << "]}\n";
 }

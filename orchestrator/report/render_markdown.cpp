@@ -31,6 +31,18 @@ std::string verdict_text(const Cell& c) {
   }
 }
 
+// Metrics that exist in some variants only, once per report instead of rows of empty cells.
+void only_in_lines(const Comparison& cmp, std::ostream& out) {
+  for (const auto& list : only_in_lists(cmp)) {
+    std::vector<std::string> variants, metrics;
+    for (const auto& v : list.variants) variants.push_back("**" + md(v) + "**");
+    for (const auto& m : list.metrics) metrics.push_back(md(m, 200));
+    out << fmt::format("Only in {} ({} metric{}, not compared: no finished run of the other variants has them): {}\n\n",
+                       fmt::join(variants, ", "), list.metrics.size(), list.metrics.size() == 1 ? "" : "s",
+                       fmt::join(metrics, ", "));
+  }
+}
+
 }  // namespace
 
 void render_markdown(const Comparison& cmp, const RenderOptions& options, std::ostream& out) {
@@ -50,6 +62,7 @@ void render_markdown(const Comparison& cmp, const RenderOptions& options, std::o
     out << "\n\n";
   }
   for (const auto& w : cmp.warnings) out << "> warning: " << md(w) << "\n\n";
+  only_in_lines(cmp, out);
   if (!options.fail_on.empty()) {
     std::vector<std::string> kinds;
     for (auto k : f.triggered) kinds.push_back(to_string(k));
@@ -70,8 +83,11 @@ void render_markdown(const Comparison& cmp, const RenderOptions& options, std::o
       for (const auto& [t, n] : o.crash_titles) titles += fmt::format("{}{}× {}", titles.empty() ? "" : "<br>", n, md(t, 300));
       out << fmt::format("| {} | {} | {}:{} | {} |\n", md(cmp.variants[v]), o.total(), o.failed(), o.total(), titles);
     }
-    std::size_t shown = 0;
-    for (const auto& row : g.rows) shown += row_shown(row, options);
+    std::size_t shown = 0, only_in = 0;
+    for (const auto& row : g.rows) {
+      shown += row_shown(row, options);
+      only_in += row.only_in_some();
+    }
     if (shown > 0) {
       out << "\n| metric | " << md(cmp.variants[0]);
       for (std::size_t v = 1; v < cmp.variants.size(); ++v) out << " | " << md(cmp.variants[v]) << " | %change";
@@ -86,8 +102,10 @@ void render_markdown(const Comparison& cmp, const RenderOptions& options, std::o
         out << " |\n";
       }
     }
-    if (g.rows.size() > shown || !g.all_zero.empty())
-      out << fmt::format("\n{} more metrics without a change; {} always 0.\n", g.rows.size() - shown, g.all_zero.size());
+    if (g.rows.size() > shown + only_in || !g.all_zero.empty() || !g.only_in.empty())
+      out << fmt::format("\n{} more metrics without a change; {} always 0{}.\n", g.rows.size() - shown - only_in,
+                         g.all_zero.size(),
+                         g.only_in.empty() ? "" : fmt::format("; {} not in every variant (listed above)", g.only_in.size()));
     out << "\n";
   }
 }

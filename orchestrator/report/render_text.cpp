@@ -48,6 +48,15 @@ std::string note(const Comparison& cmp, const MetricRow& row, std::size_t v) {
   return "";
 }
 
+// A metric that every variant has but some finished runs lack is judged over the runs that have
+// it (docs/report-json.md, too-few-runs): say how many those were.
+std::string runs_note(const Comparison& cmp, const Group& g, const MetricRow& row, std::size_t v) {
+  const std::size_t n = row.cells[v].summary.n;
+  const auto finished = static_cast<std::size_t>(g.outcomes[v].finished());
+  if (n == 0 || n >= finished) return "";
+  return fmt::format("{} in {} of {} runs", clean_text(cmp.variants[v], false, 64), n, finished);
+}
+
 void render_table(const Comparison& cmp, const Group& g, const std::vector<std::size_t>& cols,
                   const RenderOptions& options, std::ostream& out) {
   // Header: variant names over their columns.
@@ -63,15 +72,45 @@ void render_table(const Comparison& cmp, const Group& g, const std::vector<std::
   for (const auto& row : g.rows) {
     if (!row_shown(row, options)) continue;
     std::string line = "   " + stat_cell(row.cells[0]);
-    std::string notes;
+    std::string notes = runs_note(cmp, g, row, 0);
+    auto add_note = [&](const std::string& n) {
+      if (!n.empty()) notes += (notes.empty() ? "" : "; ") + n;
+    };
     for (std::size_t v : cols) {
       const Cell& c = row.cells[v];
       line += fmt::format("  {:>9} {}{}", format_change(c), verdict_flag(c), stat_cell(c));
-      const std::string n = note(cmp, row, v);
-      if (!n.empty()) notes += (notes.empty() ? "" : "; ") + n;
+      add_note(note(cmp, row, v));
+      add_note(runs_note(cmp, g, row, v));
     }
     line += "   " + clean_text(row.name, false, 160);
     if (!notes.empty()) line += "  [" + notes + "]";
+    out << line << "\n";
+  }
+}
+
+// Metrics that exist in some variants only, once per report instead of rows of empty cells:
+// "only in current: a, b, ... (N metrics)", wrapped for email.
+void render_only_in(const Comparison& cmp, std::ostream& out) {
+  const std::vector<OnlyInList> lists = only_in_lists(cmp);
+  if (lists.empty()) return;
+  out << "\nnot compared (no finished run of the other variants in the group has them)\n";
+  constexpr std::size_t kWidth = 100;
+  for (const auto& list : lists) {
+    std::vector<std::string> variants;
+    for (const auto& v : list.variants) variants.push_back(clean_text(v, false, 64));
+    std::string line = fmt::format("  only in {}:", fmt::join(variants, ", "));
+    for (std::size_t i = 0; i < list.metrics.size(); ++i) {
+      const std::string item = clean_text(list.metrics[i], false, 160) + (i + 1 < list.metrics.size() ? "," : "");
+      if (line.size() + 1 + item.size() > kWidth && line.size() > 4) {
+        out << line << "\n";
+        line = "   ";
+      }
+      line += " " + item;
+    }
+    line += fmt::format(" ({} metric{})", list.metrics.size(), list.metrics.size() == 1 ? "" : "s");
+    // Variants that share a metric the baseline lacks can still be compared with each other.
+    if (list.variants.size() > 1 && list.variants.front() != cmp.baseline)
+      line += fmt::format("; --baseline {} compares them", variants.front());
     out << line << "\n";
   }
 }
@@ -120,6 +159,7 @@ void render_text(const Comparison& cmp, const RenderOptions& options, std::ostre
     out << line << "\n";
     for (const auto& [t, n] : titles) out << fmt::format("  {:<16} {:>5} x {}\n", "", n, clean_text(t, false, 200));
   }
+  render_only_in(cmp, out);
 
   for (const auto& g : cmp.groups) {
     out << fmt::format("\n== {} {} ({})", clean_text(g.arch, false, 32), clean_text(g.workload_name, false, 120),
@@ -137,8 +177,11 @@ void render_text(const Comparison& cmp, const RenderOptions& options, std::ostre
         out << fmt::format("   fail    {} {}:{}  {}\n", clean_text(cmp.variants[v], false, 64), n, o.total(),
                            clean_text(title, false, 200));
     }
-    std::size_t shown = 0;
-    for (const auto& row : g.rows) shown += row_shown(row, options);
+    std::size_t shown = 0, only_in = 0;
+    for (const auto& row : g.rows) {
+      shown += row_shown(row, options);
+      only_in += row.only_in_some();
+    }
     if (shown > 0) {
       out << "\n";
       if (cmp.variants.size() == 1) render_table(cmp, g, {}, options, out);
@@ -149,10 +192,11 @@ void render_text(const Comparison& cmp, const RenderOptions& options, std::ostre
         render_table(cmp, g, cols, options, out);
       }
     }
-    const std::size_t hidden = g.rows.size() - shown;
-    if (hidden > 0 || !g.all_zero.empty())
-      out << fmt::format("   ({} more metrics without a change{}; {} always 0)\n", hidden,
-                         hidden > 0 ? ", --all shows them" : "", g.all_zero.size());
+    const std::size_t hidden = g.rows.size() - shown - only_in;
+    if (hidden > 0 || !g.all_zero.empty() || !g.only_in.empty())
+      out << fmt::format("   ({} more metrics without a change{}; {} always 0{})\n", hidden,
+                         hidden > 0 ? ", --all shows them" : "", g.all_zero.size(),
+                         g.only_in.empty() ? "" : fmt::format("; {} not in every variant, listed above", g.only_in.size()));
   }
   out << "\nR regression  I improvement  C changed (metric has no better direction)  * significant, below threshold\n"
          "~ too noisy: the smallest detectable change is above the threshold  ? fewer than 3 runs\n"
