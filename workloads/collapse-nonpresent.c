@@ -270,6 +270,52 @@ static size_t count_nonpresent_markers(void) {
   return n;
 }
 
+/* Which ranges collapsed, and over what: one note per range with the markers it held before the
+ * collapse step and holds now, its largest folio order and whether it is PMD-mapped; metrics
+ * count the ranges that collapsed although they held markers, and the ranges that collapsed to
+ * an mTHP order (a kernel with mTHP collapse may do that around markers it refuses). */
+static void account_ranges(const size_t *markers_before) {
+  const size_t range_pages = g_pmd / g_ps;
+  int8_t *orders = malloc(range_pages);
+  uint64_t *pm = malloc(range_pages * sizeof(uint64_t));
+  uint8_t *pmd_mapped = calloc(g_nranges, 1);
+  if (!orders || !pm || !pmd_mapped) wl_fail("out of memory");
+  if (wl_count_huge_ranges(g_region, g_nranges, g_pmd, pmd_mapped) < 0) wl_fail("pagemap failed");
+  size_t over_markers = 0, to_mthp = 0;
+  for (size_t r = 0; r < g_nranges; ++r) {
+    char *base = g_region + r * g_pmd;
+    if (wl_page_orders(base, range_pages, orders) || wl_pagemap_read(base, range_pages, pm)) wl_fail("pagemap failed");
+    int best = -1;
+    size_t now = 0;
+    for (size_t i = 0; i < range_pages; ++i) {
+      if (orders[i] > best) best = orders[i];
+      now += g_is_marker[r * range_pages + i] && (pm[i] & WL_PM_SWAP);
+    }
+    over_markers += pmd_mapped[r] && markers_before[r] > 0;
+    to_mthp += !pmd_mapped[r] && best > 0;
+    if (r < 64) /* bounded: a 512M region has 256 ranges */
+      wl_note("range %zu: %s, largest folio order %d, markers %zu before collapse, %zu now", r,
+              pmd_mapped[r] ? "collapsed (PMD)" : "not collapsed", best, markers_before[r], now);
+  }
+  wl_metric("ranges_collapsed_over_markers", (double)over_markers, "count");
+  wl_metric("ranges_mthp", (double)to_mthp, "count");
+  free(orders);
+  free(pm);
+  free(pmd_mapped);
+}
+
+/* Markers per range now (before the collapse step). */
+static size_t *markers_per_range(void) {
+  const size_t range_pages = g_pmd / g_ps;
+  size_t *out = calloc(g_nranges, sizeof *out);
+  uint64_t *pm = malloc(g_pages * sizeof(uint64_t));
+  if (!out || !pm) wl_fail("out of memory");
+  if (wl_pagemap_read(g_region, g_pages, pm)) wl_fail("pagemap failed");
+  for (size_t i = 0; i < g_pages; ++i) out[i / range_pages] += g_is_marker[i] && (pm[i] & WL_PM_SWAP);
+  free(pm);
+  return out;
+}
+
 int main(int argc, char **argv) {
   wl_report_init(argv[0]);
   wl_params_parse(argc, argv, params, NPARAMS);
@@ -343,6 +389,7 @@ int main(int argc, char **argv) {
     if (installed == 0) wl_fail("no %s marker showed up in pagemap", p_marker);
   }
 
+  size_t *markers_before = markers_per_range();
   long collapsed = by_khugepaged ? collapse_khugepaged() : collapse_madvise();
   if (migration) {
     stop_migrator(&mig);
@@ -355,6 +402,8 @@ int main(int argc, char **argv) {
   }
   if (collapsed >= 0) wl_metric("collapsed_fraction", (double)collapsed / (double)g_nranges, "ratio");
   wl_note("%s markers, %s: %ld of %zu ranges collapsed", p_marker, p_collapser, collapsed, g_nranges);
+  account_ranges(markers_before);
+  free(markers_before);
 
   if (uffd >= 0) close(uffd); /* unregisters: uffd-wp markers go away, poison markers stay */
   struct wl_mismatch m;
