@@ -1,4 +1,4 @@
-// foliolab build SUITE [--arch A]... [--kernel NAME]... [--json]
+// foliolab build SUITE [--arch A]... [--kernel NAME]... [--json] [--config-only]
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -22,6 +22,7 @@ struct BuildArgs {
   std::string cache;
   int jobs = 0;
   bool no_ccache = false;
+  bool config_only = false;
 };
 
 int run_build(const BuildArgs& args) {
@@ -51,6 +52,7 @@ int run_build(const BuildArgs& args) {
                                           : common::default_cache_dir();
   options.jobs = args.jobs;
   options.use_ccache = !args.no_ccache;
+  options.config_only = args.config_only;
 
   // Build everything asked for; a failure does not discard the artifacts built before it, and
   // other kernel x arch pairs still build. The exit code is the first failure's.
@@ -95,6 +97,8 @@ void add_build_command(CLI::App& app, Runner& runner, const GlobalOptions&) {
   cmd->add_option("--cache", args->cache, "artifact cache (default ~/.cache/foliolab or the suite's cache:)");
   cmd->add_option("-j,--jobs", args->jobs, "make -j (default: number of cores)");
   cmd->add_flag("--no-ccache", args->no_ccache, "do not use ccache");
+  cmd->add_flag("--config-only", args->config_only,
+                "stop after the kconfig merge and check: print each final .config and its warnings, build nothing");
   cmd->callback([args, &runner] { runner = [args] { return run_build(*args); }; });
 }
 

@@ -127,6 +127,7 @@ RunResult classify_run(RunRecords records, const ConsoleAnalyzer& console, const
   result.reports = console.reports();
   result.crash = main_report(result.reports);
   result.oom_kills = console.oom_kills();
+  result.kernel_notices = console.notices();
   result.boot_seconds = end.boot_seconds;
   result.total_seconds = end.total_seconds;
 

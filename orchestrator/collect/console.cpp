@@ -418,6 +418,22 @@ void ConsoleAnalyzer::finish() {
 
 int ConsoleAnalyzer::oom_kills() const { return std::max(killed_process_lines_, oom_kill_lines_); }
 
+namespace {
+
+// Kernel messages that change what a run measured without being a failure report.
+constexpr std::string_view kNotices[] = {
+    // 7.3 mm/khugepaged.c collapse_max_ptes_none(): mTHP orders take 0 or 511 only.
+    "mTHP collapse does not support max_ptes_none",
+};
+
+bool is_kernel_notice(std::string_view message) {
+  for (auto n : kNotices)
+    if (message.find(n) != std::string_view::npos) return true;
+  return false;
+}
+
+}  // namespace
+
 void ConsoleAnalyzer::end_line() {
   std::string line = sanitize(partial_);
   partial_.clear();
@@ -444,6 +460,11 @@ void ConsoleAnalyzer::handle_line(const std::string& line) {
   if (contains(message, "Killed process") &&
       (contains(message, "Out of memory") || contains(message, "out of memory"))) {
     ++killed_process_lines_;
+  }
+
+  if (is_kernel_notice(message) && notices_.size() < limits_.max_notices) {
+    std::string text(message.substr(0, limits_.max_excerpt_line_bytes));
+    if (std::find(notices_.begin(), notices_.end(), text) == notices_.end()) notices_.push_back(std::move(text));
   }
 
   const Marker* marker = find_marker(message);

@@ -29,6 +29,11 @@
 // stderr) and are ignored, so that a test program printing "WARNING: ..." is not a kernel report.
 //
 // "Out of memory: Killed process" and "oom-kill:" lines count OOM kills; they are not crashes.
+//
+// Kernel notices: messages that are neither a report nor noise but change what a run measured,
+// from a table in console.cpp (for example 7.3's "mTHP collapse does not support max_ptes_none
+// values other than 0 or 511, defaulting to 0": the run did not measure the value it asked
+// for). Kept as their message text (timestamp stripped), each distinct text once, bounded.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -46,6 +51,7 @@ struct ConsoleLimits {
   std::size_t max_excerpt_line_bytes = 512;
   std::size_t max_reports = 32;
   std::size_t max_title_bytes = 200;
+  std::size_t max_notices = 16;
 };
 
 class ConsoleAnalyzer {
@@ -62,6 +68,7 @@ class ConsoleAnalyzer {
   const std::vector<CrashReport>& reports() const { return reports_; }
   std::int64_t reports_omitted() const { return reports_omitted_; }
   int oom_kills() const;
+  const std::vector<std::string>& notices() const { return notices_; }
   bool saw_fatal() const { return saw_fatal_; }
   // Memory held for the line being received (bounded by max_line_bytes); for tests.
   std::size_t buffered_bytes() const { return partial_.capacity(); }
@@ -97,6 +104,7 @@ class ConsoleAnalyzer {
   bool last_closed_stored_ = false;    // reports_.back() is the report that closed last
   int killed_process_lines_ = 0;
   int oom_kill_lines_ = 0;
+  std::vector<std::string> notices_;
   bool saw_fatal_ = false;
   bool timestamps_seen_ = false;       // the kernel prints printk timestamps on this console
   bool finished_ = false;

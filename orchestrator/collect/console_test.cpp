@@ -283,6 +283,21 @@ TEST(Console, QuietBootHasNoReports) {
   EXPECT_EQ(c.oom_kills(), 0);
 }
 
+// 7.3 with max_ptes_none 255: the kernel says once that mTHP collapse behaves as 0. Neither a
+// report nor silence: a notice attached to the run. A workload printing the same words is not.
+TEST(Console, MthpMaxPtesNoneWarningIsANoticeNotAReport) {
+  ConsoleAnalyzer a;
+  a.feed(kBootPrelude);
+  a.feed("[    3.100000] mTHP collapse does not support max_ptes_none values other than 0 or 511, defaulting to 0.\n"
+         "mTHP collapse does not support max_ptes_none (a workload's stderr)\n"
+         "[    3.200000] mTHP collapse does not support max_ptes_none values other than 0 or 511, defaulting to 0.\n");
+  a.finish();
+  EXPECT_TRUE(a.reports().empty());
+  ASSERT_EQ(a.notices().size(), 1u);
+  EXPECT_EQ(a.notices()[0],
+            "mTHP collapse does not support max_ptes_none values other than 0 or 511, defaulting to 0.");
+}
+
 TEST(Console, X86KernelBugMergesOopsAndPanicIntoOneFatalReport) {
   auto c = analyze(std::string(kBootPrelude) + kX86KernelBug);
   ASSERT_EQ(c.reports().size(), 1u);

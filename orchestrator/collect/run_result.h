@@ -38,6 +38,7 @@ struct RunResult {
   std::optional<CrashReport> crash;    // the first (most relevant) report
   std::vector<CrashReport> reports;    // every report found, in console order
   int oom_kills = 0;
+  std::vector<std::string> kernel_notices;  // collect::ConsoleAnalyzer::notices()
   double boot_seconds = 0;             // QEMU start to hello
   double total_seconds = 0;
   RunRecords records;

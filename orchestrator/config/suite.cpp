@@ -45,6 +45,7 @@ std::string KernelSource::describe() const {
     case Kind::kDebian: return "debian:" + debian_package;
     case Kind::kPath: return "path:" + path.string();
     case Kind::kGit: return "git:" + path.string() + "@" + git_ref;
+    case Kind::kTarball: return "tarball:" + path.string();
   }
   return "?";
 }
@@ -211,13 +212,13 @@ KernelSource parse_source(const Reader& r, const YAML::Node& node, const std::st
   KernelSource src;
   bool have_kind = false;
   std::optional<std::string> ref;
-  r.map(node, key, {"debian", "path", "git", "ref"}, [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
+  r.map(node, key, {"debian", "path", "git", "tarball", "ref"}, [&](const std::string& k, const YAML::Node& kn, const YAML::Node& v) {
     const std::string full = key + "." + k;
     if (k == "ref") {
       ref = r.scalar(v, full);
       return;
     }
-    if (have_kind) r.fail(kn, full, "give exactly one of debian, path, git");
+    if (have_kind) r.fail(kn, full, "give exactly one of debian, path, git, tarball");
     have_kind = true;
     if (k == "debian") {
       src.kind = KernelSource::Kind::kDebian;
@@ -227,12 +228,16 @@ KernelSource parse_source(const Reader& r, const YAML::Node& node, const std::st
       src.path = r.existing_path(v, full);
       if (!fs::exists(src.path / "Makefile") || !fs::exists(src.path / "mm"))
         r.fail(v, full, fmt::format("{} does not look like a kernel source tree (no Makefile or mm/)", src.path.string()));
+    } else if (k == "tarball") {
+      src.kind = KernelSource::Kind::kTarball;
+      src.path = r.existing_path(v, full);
+      if (!fs::is_regular_file(src.path)) r.fail(v, full, fmt::format("{} is not a file", src.path.string()));
     } else {
       src.kind = KernelSource::Kind::kGit;
       src.path = r.existing_path(v, full);
     }
   });
-  if (!have_kind) r.fail(node, key, "give one of debian, path, git");
+  if (!have_kind) r.fail(node, key, "give one of debian, path, git, tarball");
   if (src.kind == KernelSource::Kind::kGit) {
     if (!ref) r.fail(node, key, "git sources need a ref (branch, tag or commit)");
     src.git_ref = *ref;

@@ -27,12 +27,13 @@ std::optional<Arch> arch_from_string(const std::string& text);
 std::vector<Arch> all_arches();
 
 struct KernelSource {
-  enum class Kind { kDebian, kPath, kGit };
+  // kTarball: a kernel.org-style linux-X.Y.tar.* (one top folder holding the tree).
+  enum class Kind { kDebian, kPath, kGit, kTarball };
   Kind kind = Kind::kDebian;
   std::string debian_package = "linux-source-6.12";  // kDebian: /usr/src/<package>.tar.xz
-  std::filesystem::path path;                        // kPath: tree; kGit: repository
+  std::filesystem::path path;                        // kPath: tree; kGit: repository; kTarball: file
   std::string git_ref;                               // kGit
-  std::string describe() const;  // "debian:linux-source-6.12", "path:/src/linux", "git:/r@v6.12"
+  std::string describe() const;  // "debian:linux-source-6.12", "path:/src/linux", "git:/r@v6.12", "tarball:/t.tar.xz"
 };
 
 struct KernelVariant {

@@ -202,6 +202,21 @@ TEST_F(SuiteTest, RequiredSectionsAndDuplicateWorkloadNames) {
               HasSubstr("git sources need a ref"));
 }
 
+TEST_F(SuiteTest, TarballSourceIsAFileNamedRelativeToTheSuite) {
+  std::ofstream(dir_ / "linux-7.3.4.tar.xz") << "not really";
+  auto s = parse("name: s\nkernels: {a: {source: {tarball: linux-7.3.4.tar.xz}}}\narches: [x86_64]\n"
+                 "workloads: [{workload: w}]\n");
+  EXPECT_EQ(s.kernels[0].source.kind, KernelSource::Kind::kTarball);
+  EXPECT_EQ(s.kernels[0].source.path, dir_ / "linux-7.3.4.tar.xz");
+  EXPECT_EQ(s.kernels[0].source.describe(), "tarball:" + (dir_ / "linux-7.3.4.tar.xz").string());
+  EXPECT_THAT(error_of("name: s\nkernels: {a: {source: {tarball: patches}}}\narches: [x86_64]\n"
+                       "workloads: [{workload: w}]\n"),
+              HasSubstr("is not a file"));
+  EXPECT_THAT(error_of("name: s\nkernels: {a: {source: {tarball: linux-7.3.4.tar.xz, debian: linux-source-7.3}}}\n"
+                       "arches: [x86_64]\nworkloads: [{workload: w}]\n"),
+              HasSubstr("exactly one of debian, path, git, tarball"));
+}
+
 TEST_F(SuiteTest, YamlSyntaxErrorHasPosition) {
   EXPECT_THAT(error_of("name: s\nkernels: {a: {}\narches: [x86_64]\n"), HasSubstr("suite.yaml:"));
   EXPECT_THAT(error_of("name: s\nkernels: {a: {}\narches: [x86_64]\n"), HasSubstr("YAML syntax error"));

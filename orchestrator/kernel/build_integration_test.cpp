@@ -234,5 +234,104 @@ TEST_F(BuildIntegration, SigtermStopsMakeAndLeavesNoHalfArtifact) {
   EXPECT_EQ(entries(), before);
 }
 
+TEST_F(BuildIntegration, MissingDebianPackageExits3NamingTheCommandThatGetsIt) {
+  auto suite = write("s.yaml", "name: it\nkernels:\n  future: {source: {debian: linux-source-9.9}}\narches: [x86_64]\n"
+                               "workloads: [{workload: thp-fault}]\n");
+  auto r = run_foliolab({"build", suite.string()});
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("/usr/src/linux-source-9.9.tar.xz is missing"));
+  EXPECT_THAT(r.out, HasSubstr("bash ci/get-debian-source linux-source-9.9"));
+}
+
+// One set of fragments for 6.12 and 7.3: every arch's final .config of both versions keeps the
+// symbols without which a kernel measures nothing, and a symbol 7.3 does not define is a warning
+// naming it and the version (6.12 has it: no such warning there). --config-only builds nothing.
+const std::string kCurrentExample = std::string(FOLIOLAB_SOURCE_DIR) + "/examples/lts-vs-current.yaml";
+
+TEST_F(BuildIntegration, FinalConfigOfEveryArchOn612And73KeepsTheRequiredSymbols) {
+  for (const char* variant : {"lts", "current"}) {
+    auto r = run_foliolab({"build", kCurrentExample, "--kernel", variant, "--config-only", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    ASSERT_EQ(r.objects.size(), 3u) << r.out;
+    for (const auto& j : r.objects) {
+      const std::string label = std::string(variant) + " " + j["arch"].get<std::string>();
+      std::string config = common::read_file(j["config"].get<std::string>());
+      for (const char* sym : {"CONFIG_ADVISE_SYSCALLS=y", "CONFIG_VM_EVENT_COUNTERS=y", "CONFIG_TRANSPARENT_HUGEPAGE=y",
+                              "CONFIG_SWAP=y", "CONFIG_ZRAM=y", "CONFIG_MAGIC_SYSRQ=y", "CONFIG_VIRTIO_CONSOLE=y",
+                              "CONFIG_PROC_PAGE_MONITOR=y", "CONFIG_TRACING=y", "CONFIG_USERFAULTFD=y",
+                              "CONFIG_MEMCG=y"})
+        EXPECT_THAT(config, HasSubstr(sym)) << label;
+      const std::string warnings = j["warnings"].dump();
+      if (std::string(variant) == "current") {
+        EXPECT_THAT(j["release"].get<std::string>(), ::testing::StartsWith("7.3")) << label;
+        EXPECT_THAT(warnings, HasSubstr("CONFIG_PROC_SYSCTL (common.config:")) << label;
+        EXPECT_THAT(warnings, HasSubstr("is not defined by Linux 7.3.4")) << label;
+      } else {
+        EXPECT_THAT(config, HasSubstr("CONFIG_PROC_SYSCTL=y")) << label;
+        EXPECT_THAT(warnings, Not(HasSubstr("is not defined by Linux"))) << label;
+      }
+    }
+  }
+}
+
+// The sources a user points foliolab at besides Debian's packages, on a real 7.3 tree: a git
+// history made from the released tarball plus a commit on top (how mm-new or a branch of their
+// own looks), built for x86_64 (with the ccache of the linux-source-7.3 build that ci/test made,
+// most objects are cache hits), and a kernel.org-style linux-X.Y.tar.gz, configured. The commit
+// is fixed, so a rerun with the artifact cache is a cache hit.
+TEST_F(BuildIntegration, Linux73FromAGitHistoryAndFromATarball) {
+  const fs::path work = dir_->path();
+  auto sh = [&](std::vector<std::string> argv, std::map<std::string, std::string> env = {}) {
+    auto r = common::run_process(argv, {.cwd = work, .env = env, .timeout = std::chrono::minutes(10)});
+    EXPECT_TRUE(r.ok()) << r.describe() << "\n" << r.output;
+    return r.output;
+  };
+  sh({"tar", "-xf", "/usr/src/linux-source-7.3.tar.xz"});
+  fs::rename(work / "linux-source-7.3", work / "linux-7.3.4");
+  sh({"tar", "--use-compress-program=gzip -1", "--sort=name", "--mtime=2026-01-01", "--owner=0", "--group=0",
+      "-cf", "linux-7.3.4.tar.gz", "linux-7.3.4"});
+
+  const fs::path repo = work / "linux-7.3.4";
+  const std::map<std::string, std::string> who = {
+      {"GIT_AUTHOR_NAME", "foliolab"}, {"GIT_AUTHOR_EMAIL", "ci@foliolab"}, {"GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z"},
+      {"GIT_COMMITTER_NAME", "foliolab"}, {"GIT_COMMITTER_EMAIL", "ci@foliolab"},
+      {"GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z"}};
+  sh({"git", "-C", repo.string(), "init", "-q", "-b", "mm-work"});
+  // Debian's tarball carries a .gitignore that ignores its whole top level: add -f.
+  sh({"git", "-C", repo.string(), "add", "-f", "."});
+  sh({"git", "-C", repo.string(), "commit", "-q", "-m", "Linux 7.3.4"}, who);
+  std::string khugepaged = common::read_file(repo / "mm" / "khugepaged.c");
+  common::write_file_atomic(repo / "mm" / "khugepaged.c", "/* foliolab: a commit on top of 7.3.4 */\n" + khugepaged);
+  sh({"git", "-C", repo.string(), "commit", "-q", "-a", "-m", "mm: a change on top"}, who);
+  const std::string head_before = sh({"git", "-C", repo.string(), "rev-parse", "HEAD"});
+
+  auto suite = write("s.yaml", "name: it\nkernels:\n"
+                               "  branch: {source: {git: linux-7.3.4, ref: mm-work}}\n"
+                               "  released: {source: {tarball: linux-7.3.4.tar.gz}}\n"
+                               "arches: [x86_64]\nworkloads: [{workload: thp-fault}]\n");
+  // The branch is built; the tarball, whose tree is the release itself, is extracted, configured
+  // and checked (--config-only): a second full build would prove nothing more about the source.
+  auto branch = run_foliolab({"build", suite.string(), "--kernel", "branch", "--json"});
+  ASSERT_EQ(branch.exit_code, 0) << branch.out;
+  ASSERT_EQ(branch.objects.size(), 1u) << branch.out;
+  const auto& built = branch.objects[0];
+  EXPECT_THAT(built["release"].get<std::string>(), ::testing::StartsWith("7.3.4")) << built.dump();
+  ASSERT_TRUE(fs::exists(built["image"].get<std::string>())) << built.dump();
+  auto meta = nlohmann::json::parse(common::read_file(fs::path(built["image"].get<std::string>()).parent_path() / "metadata.json"));
+  EXPECT_THAT(meta["source"]["description"].get<std::string>(), HasSubstr("git:")) << meta.dump();
+  auto released = run_foliolab({"build", suite.string(), "--kernel", "released", "--config-only", "--json"});
+  ASSERT_EQ(released.exit_code, 0) << released.out;
+  ASSERT_EQ(released.objects.size(), 1u) << released.out;
+  EXPECT_EQ(released.objects[0]["release"], "7.3.4");
+  EXPECT_THAT(common::read_file(released.objects[0]["config"].get<std::string>()), HasSubstr("CONFIG_TRANSPARENT_HUGEPAGE=y"));
+  const std::vector<nlohmann::json> objects = {built, released.objects[0]};
+  EXPECT_NE(objects[0]["key"], objects[1]["key"]) << "the commit on top is part of the git source's identity";
+  // The user's checkout and branch are untouched.
+  EXPECT_EQ(sh({"git", "-C", repo.string(), "rev-parse", "HEAD"}), head_before);
+  EXPECT_EQ(sh({"git", "-C", repo.string(), "symbolic-ref", "--short", "HEAD"}), "mm-work\n");
+  EXPECT_EQ(sh({"git", "-C", repo.string(), "status", "--porcelain"}), "");
+  EXPECT_EQ(sh({"git", "-C", repo.string(), "branch", "--format=%(refname:short)"}), "mm-work\n");
+}
+
 }  // namespace
 }  // namespace foliolab::kernel

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <mutex>
@@ -171,6 +172,44 @@ std::string artifact_key(const config::KernelVariant& variant, Arch arch, const 
   return h.hex();
 }
 
+namespace {
+
+using MakeStep = std::function<void(std::vector<std::string> targets, const std::string& what)>;
+
+// The config step: base config (tinyconfig or defconfig) + fragments merged, olddefconfig, then
+// the survival check against the symbols this tree's Kconfig defines (one set of fragments
+// serves 6.12 and 7.3: a symbol a version lacks is a warning naming it and the version).
+// Returns the warnings; throws UsageError when a required symbol did not survive.
+std::vector<std::string> configure_tree(const MakeStep& make_step, const fs::path& tree, const fs::path& obj,
+                                        const std::string& base_config, const std::vector<fs::path>& fragment_paths,
+                                        const std::string& label) {
+  spdlog::info("[{}] config: {} + {} fragment(s)", label, base_config, fragment_paths.size());
+  make_step({base_config}, base_config);
+  std::vector<Fragment> fragments;
+  for (const auto& f : fragment_paths) fragments.push_back(parse_fragment(f));
+  std::vector<std::string> overrides;
+  std::string merged = merge_fragments(parse_dot_config(common::read_file(obj / ".config")), fragments, &overrides);
+  for (const auto& o : overrides) spdlog::debug("[{}] override {}", label, o);
+  common::write_file_atomic(obj / ".config", merged);
+  make_step({"olddefconfig"}, "olddefconfig");
+  const KconfigTree kconfig = scan_kconfig_tree(tree);
+  ConfigCheck check = check_config(parse_dot_config(common::read_file(obj / ".config")), fragments, &kconfig);
+  std::vector<std::string> warnings;
+  for (const auto& d : check.undefined) warnings.push_back("kconfig: " + d);
+  for (const auto& d : check.dropped) warnings.push_back("kconfig: " + d);
+  for (const auto& w : warnings) spdlog::warn("[{}] {}", label, w);
+  if (!check.dropped_required.empty()) {
+    std::string list;
+    for (const auto& d : check.dropped_required) list += "\n  " + d;
+    throw UsageError(fmt::format("[{}] required kconfig symbols did not survive olddefconfig "
+                                 "(a kernel without them would measure nothing):{}",
+                                 label, list));
+  }
+  return warnings;
+}
+
+}  // namespace
+
 KernelArtifact build_kernel(const config::KernelVariant& variant, Arch arch, const BuildOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   const Toolchain& tc = toolchain(arch);
@@ -276,27 +315,16 @@ KernelArtifact build_kernel(const config::KernelVariant& variant, Arch arch, con
                                    log.string(), common::tail_lines(log, 25)));
   };
 
-  // Config: base (tinyconfig/defconfig) + fragments, merged, then olddefconfig and a survival check.
-  spdlog::info("[{}] config: {} + {} fragment(s)", label, variant.base_config, inputs.fragments.size());
-  make_step({variant.base_config}, variant.base_config);
-  std::vector<Fragment> fragments;
-  for (const auto& f : inputs.fragments) fragments.push_back(parse_fragment(f));
-  std::vector<std::string> overrides;
-  std::string merged = merge_fragments(parse_dot_config(common::read_file(obj / ".config")), fragments, &overrides);
-  for (const auto& o : overrides) spdlog::debug("[{}] override {}", label, o);
-  common::write_file_atomic(obj / ".config", merged);
-  make_step({"olddefconfig"}, "olddefconfig");
-  ConfigCheck check = check_config(parse_dot_config(common::read_file(obj / ".config")), fragments);
-  for (const auto& d : check.dropped) {
-    spdlog::warn("[{}] kconfig: {}", label, d);
-    a.warnings.push_back("kconfig: " + d);
-  }
-  if (!check.dropped_required.empty()) {
-    std::string list;
-    for (const auto& d : check.dropped_required) list += "\n  " + d;
-    throw UsageError(fmt::format("[{}] required kconfig symbols did not survive olddefconfig "
-                                 "(a kernel without them would measure nothing):{}",
-                                 label, list));
+  for (auto& w : configure_tree(make_step, tree, obj, variant.base_config, inputs.fragments, label))
+    a.warnings.push_back(std::move(w));
+  if (options.config_only) {
+    for (fs::path* p : {&a.image, &a.system_map, &a.vmlinux, &a.build_log, &a.metadata}) p->clear();
+    a.config = options.cache_dir / "configs" / (a.key + ".config");
+    fs::create_directories(a.config.parent_path());
+    common::write_file_atomic(a.config, common::read_file(obj / ".config"));
+    a.release = kernel_version_of_makefile(common::read_file(tree / "Makefile"));
+    a.seconds = elapsed();
+    return a;
   }
 
   // Build.

@@ -41,6 +41,11 @@ struct BuildOptions {
   std::filesystem::path cache_dir;
   int jobs = 0;                // 0: nproc
   bool use_ccache = true;
+  // Stop after the config step: the tree is prepared and patched, the .config merged and
+  // checked (errors and warnings as in a build), copied to <cache>/configs/<key>.config and
+  // returned in KernelArtifact::config; nothing is compiled and no artifact is stored. A cached
+  // artifact is returned as is (its config is the final one).
+  bool config_only = false;
 };
 
 // Inputs of a build, resolved once: the same value gives the same key.

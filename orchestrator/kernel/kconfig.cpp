@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -132,7 +133,45 @@ std::string merge_fragments(const ConfigValues& base, const std::vector<Fragment
   return out;
 }
 
-ConfigCheck check_config(const ConfigValues& final_config, const std::vector<Fragment>& fragments) {
+std::string kernel_version_of_makefile(const std::string& text) {
+  std::map<std::string, std::string> v;
+  static const std::regex line(R"(^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d+)\s*$)");
+  std::istringstream in(text);
+  for (std::string raw; std::getline(in, raw) && v.size() < 3;) {
+    std::smatch m;
+    if (std::regex_match(raw, m, line)) v.emplace(m[1], m[2]);
+  }
+  if (!v.count("VERSION") || !v.count("PATCHLEVEL")) return "";
+  return v["VERSION"] + "." + v["PATCHLEVEL"] + (v.count("SUBLEVEL") ? "." + v["SUBLEVEL"] : "");
+}
+
+KconfigTree scan_kconfig_tree(const std::filesystem::path& tree) {
+  namespace fs = std::filesystem;
+  KconfigTree out;
+  out.version = kernel_version_of_makefile(common::read_file(tree / "Makefile"));
+  for (auto it = fs::recursive_directory_iterator(tree); it != fs::recursive_directory_iterator(); ++it) {
+    const std::string name = it->path().filename().string();
+    if (it->is_directory() && (name == ".git" || name == "Documentation")) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (!name.starts_with("Kconfig") || !it->is_regular_file()) continue;
+    std::istringstream in(common::read_file(it->path()));
+    for (std::string raw; std::getline(in, raw);) {
+      // "config X" or "menuconfig X", possibly indented; anything else (help text included,
+      // which is indented prose) does not define a symbol.
+      std::istringstream words(raw);
+      std::string keyword, symbol, rest;
+      if (!(words >> keyword >> symbol) || (keyword != "config" && keyword != "menuconfig") || (words >> rest)) continue;
+      if (symbol.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos)
+        out.symbols.insert(symbol);
+    }
+  }
+  return out;
+}
+
+ConfigCheck check_config(const ConfigValues& final_config, const std::vector<Fragment>& fragments,
+                         const KconfigTree* tree) {
   std::map<std::string, const ConfigRequest*> last;
   std::map<std::string, bool> required;
   for (const auto& f : fragments)
@@ -146,6 +185,11 @@ ConfigCheck check_config(const ConfigValues& final_config, const std::vector<Fra
     std::string actual = it == final_config.end() ? "n" : it->second;
     bool ok = is_off(req->value) ? is_off(actual) : actual == req->value;
     if (ok) continue;
+    if (tree && !tree->symbols.count(sym) && !required.count(sym)) {
+      check.undefined.push_back(fmt::format("CONFIG_{} ({}) is not defined by Linux {}: no Kconfig of it has the symbol",
+                                            sym, req->where, tree->version));
+      continue;
+    }
     std::string line = fmt::format("CONFIG_{}={} ({}) is {} in the final .config", sym, req->value, req->where,
                                    it == final_config.end() ? "absent" : "=" + actual);
     (required.count(sym) ? check.dropped_required : check.dropped).push_back(line);

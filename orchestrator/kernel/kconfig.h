@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,11 +45,28 @@ std::optional<int> hz_beside_image(const std::filesystem::path& image);
 std::string merge_fragments(const ConfigValues& base, const std::vector<Fragment>& fragments,
                             std::vector<std::string>* overrides = nullptr);
 
+// What a kernel tree offers: its version ("7.3.4", from the top Makefile) and every symbol a
+// Kconfig file of it defines (`config X` or `menuconfig X`). One set of fragments serves
+// several kernel versions; a request for a symbol the version does not define is reported as
+// such, apart from a symbol that exists but did not survive.
+struct KconfigTree {
+  std::string version;
+  std::set<std::string> symbols;  // without CONFIG_
+};
+// Reads `tree` (a kernel source tree). Throws InfraError when it has no top Makefile.
+KconfigTree scan_kconfig_tree(const std::filesystem::path& tree);
+// "VERSION.PATCHLEVEL.SUBLEVEL" of a top Makefile's text ("" when absent).
+std::string kernel_version_of_makefile(const std::string& makefile_text);
+
 struct ConfigCheck {
   std::vector<std::string> dropped;           // requested but not in the final .config as asked
   std::vector<std::string> dropped_required;  // the same, for required symbols
+  std::vector<std::string> undefined;         // requested, not required, and no Kconfig of this version defines it
 };
-// Compares the final .config with the last request for each symbol.
-ConfigCheck check_config(const ConfigValues& final_config, const std::vector<Fragment>& fragments);
+// Compares the final .config with the last request for each symbol. With `tree`, a request the
+// version does not define is listed in `undefined` (a required one stays in dropped_required:
+// a kernel without it would measure nothing, whatever the reason).
+ConfigCheck check_config(const ConfigValues& final_config, const std::vector<Fragment>& fragments,
+                         const KconfigTree* tree = nullptr);
 
 }  // namespace foliolab::kernel

@@ -76,6 +76,37 @@ TEST(Kconfig, CheckReportsDroppedSymbolsAndSeparatesRequiredOnes) {
   EXPECT_THAT(check.dropped[0], HasSubstr("CONFIG_THP_SWAP=y (common.config:2) is =n"));
 }
 
+// One set of fragments serves several versions: 7.3 has no PROC_SYSCTL (sysctl comes with
+// PROC_FS there). A symbol the tree does not define is "not defined by Linux <version>", not
+// "dropped"; a required one is an error whatever the reason.
+TEST(Kconfig, SymbolsAVersionDoesNotDefineAreNamedWithTheVersion) {
+  common::TemporaryDirectory tree(std::filesystem::temp_directory_path(), "foliolab-kconfig");
+  std::filesystem::create_directories(tree.path() / "fs" / "proc");
+  std::filesystem::create_directories(tree.path() / "Documentation");
+  common::write_file_atomic(tree.path() / "Makefile", "# SPDX\nVERSION = 7\nPATCHLEVEL = 3\nSUBLEVEL = 4\nEXTRAVERSION =\n");
+  common::write_file_atomic(tree.path() / "fs" / "proc" / "Kconfig",
+                            "config PROC_FS\n\tbool \"/proc\"\n\thelp\n\t  config files live here\n"
+                            "menuconfig SWAP\n\tbool\n");
+  common::write_file_atomic(tree.path() / "Kconfig.debug", "  config MAGIC_SYSRQ\n");
+  common::write_file_atomic(tree.path() / "Documentation" / "Kconfig", "config NOT_A_SYMBOL\n");
+  auto kt = scan_kconfig_tree(tree.path());
+  EXPECT_EQ(kt.version, "7.3.4");
+  EXPECT_EQ(kt.symbols, (std::set<std::string>{"PROC_FS", "SWAP", "MAGIC_SYSRQ"}));
+
+  auto f = parse_fragment_text("CONFIG_PROC_FS=y # required\nCONFIG_PROC_SYSCTL=y\nCONFIG_SWAP=y\n"
+                               "CONFIG_VM_EVENT_COUNTERS=y # required\n",
+                               "common.config");
+  auto check = check_config({{"PROC_FS", "y"}}, {f}, &kt);
+  ASSERT_EQ(check.undefined.size(), 1u);
+  EXPECT_THAT(check.undefined[0], HasSubstr("CONFIG_PROC_SYSCTL (common.config:2) is not defined by Linux 7.3.4"));
+  ASSERT_EQ(check.dropped.size(), 1u);
+  EXPECT_THAT(check.dropped[0], HasSubstr("CONFIG_SWAP=y (common.config:3) is absent"));
+  ASSERT_EQ(check.dropped_required.size(), 1u) << "required and undefined is still an error";
+  EXPECT_THAT(check.dropped_required[0], HasSubstr("CONFIG_VM_EVENT_COUNTERS"));
+  EXPECT_EQ(kernel_version_of_makefile("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 117\n"), "6.12.117");
+  EXPECT_EQ(kernel_version_of_makefile("all:\n"), "");
+}
+
 TEST(Kconfig, ShippedFragmentsParseAndMarkTheTrapsRequired) {
   const std::string dir = std::string(FOLIOLAB_SOURCE_DIR) + "/images/kconfig/";
   auto common = parse_fragment(dir + "common.config");

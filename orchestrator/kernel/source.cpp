@@ -85,6 +85,26 @@ std::string directory_identity(const fs::path& dir) {
   return "dir-" + h.hex();
 }
 
+// Extracts a kernel tarball (one top folder holding the tree, as Debian's linux-source and
+// kernel.org's linux-X.Y tarballs are) to `to`, through a temporary folder beside it.
+void extract_tarball(const fs::path& tarball, const fs::path& sources, const fs::path& to) {
+  spdlog::info("extracting {} (once; about a minute)", tarball.string());
+  common::TemporaryDirectory tmp(sources, ".extract");
+  auto r = common::run_process({"tar", "-C", tmp.path().string(), "-xf", tarball.string()});
+  if (!r.ok()) throw InfraError(fmt::format("extracting {} failed ({}): {}", tarball.string(), r.describe(), r.output));
+  fs::path top;
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(tmp.path())) {
+    ++entries;
+    if (e.is_directory()) top = e.path();
+  }
+  if (entries != 1 || top.empty() || !fs::exists(top / "Makefile") || !fs::exists(top / "mm"))
+    throw UsageError(fmt::format("{} does not hold one kernel tree (a single top folder with a Makefile and mm/)",
+                                 tarball.string()));
+  fs::remove_all(to);
+  fs::rename(top, to);
+}
+
 }  // namespace
 
 std::string source_identity(const config::KernelSource& source, const fs::path& cache_dir) {
@@ -92,11 +112,14 @@ std::string source_identity(const config::KernelSource& source, const fs::path& 
     case config::KernelSource::Kind::kDebian: {
       auto tarball = debian_tarball(source.debian_package);
       if (!fs::exists(tarball))
-        throw InfraError(fmt::format("kernel source {} is missing: install the Debian package {} "
-                                     "(apt-get install {}; ci/install-deps does)",
+        throw InfraError(fmt::format("kernel source {} is missing: get the Debian package {} with "
+                                     "`bash ci/get-debian-source {}` (from any Debian suite, without changing "
+                                     "which version of any other package the host resolves)",
                                      tarball.string(), source.debian_package, source.debian_package));
       return tarball_identity(tarball, cache_dir);
     }
+    case config::KernelSource::Kind::kTarball:
+      return tarball_identity(source.path, cache_dir);
     case config::KernelSource::Kind::kPath:
       return directory_identity(source.path);
     case config::KernelSource::Kind::kGit:
@@ -116,23 +139,14 @@ PreparedSource prepare_source(const config::KernelSource& source, const fs::path
     case config::KernelSource::Kind::kPath:
       out.pristine = source.path;
       return out;
-    case config::KernelSource::Kind::kDebian: {
+    case config::KernelSource::Kind::kDebian:
+    case config::KernelSource::Kind::kTarball:
       out.pristine = sources / out.id;
-      if (fs::exists(out.pristine / "Makefile")) return out;
-      auto tarball = debian_tarball(source.debian_package);
-      spdlog::info("extracting {} (once; about a minute)", tarball.string());
-      common::TemporaryDirectory tmp(sources, ".extract");
-      auto r = common::run_process({"tar", "-C", tmp.path().string(), "-xf", tarball.string()});
-      if (!r.ok()) throw InfraError(fmt::format("extracting {} failed ({}): {}", tarball.string(), r.describe(), r.output));
-      fs::path top;
-      for (const auto& e : fs::directory_iterator(tmp.path()))
-        if (e.is_directory()) top = e.path();
-      if (top.empty() || !fs::exists(top / "Makefile"))
-        throw InfraError(fmt::format("{} does not hold a kernel tree", tarball.string()));
-      fs::remove_all(out.pristine);
-      fs::rename(top, out.pristine);
+      if (!fs::exists(out.pristine / "Makefile"))
+        extract_tarball(source.kind == config::KernelSource::Kind::kDebian ? debian_tarball(source.debian_package)
+                                                                          : source.path,
+                        sources, out.pristine);
       return out;
-    }
     case config::KernelSource::Kind::kGit: {
       out.pristine = sources / out.id;
       if (fs::exists(out.pristine / "Makefile")) return out;

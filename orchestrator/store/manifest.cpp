@@ -114,6 +114,7 @@ void record_result(RunManifest& manifest, const collect::RunResult& result, cons
                                result.crash->kind};
   }
   manifest.oom_kills = result.oom_kills;
+  manifest.kernel_notices = result.kernel_notices;
   manifest.samples_per_step = -1;
   for (const auto& step : result.records.steps) {
     const int n = static_cast<int>(step.samples.size());
@@ -183,6 +184,7 @@ nlohmann::json to_json(const RunManifest& m) {
       {"outcome_reason", m.outcome_reason},
       {"crash", crash},
       {"oom_kills", m.oom_kills},
+      {"kernel_notices", m.kernel_notices},
       {"samples_per_step", m.samples_per_step},
       {"errors", errors},
       {"metrics", metrics_json},
@@ -244,6 +246,9 @@ RunManifest manifest_from_json(const nlohmann::json& j, const std::string& origi
   }
   m.oom_kills = get_int(j, "oom_kills", origin, 0);
   m.samples_per_step = get_int(j, "samples_per_step", origin, -1);
+  if (auto it = j.find("kernel_notices"); it != j.end() && it->is_array())
+    for (const auto& n : *it)
+      if (n.is_string()) m.kernel_notices.push_back(n.get<std::string>());
   if (auto it = j.find("errors"); it != j.end() && it->is_array()) {
     for (const auto& e : *it) {
       if (!e.is_object()) continue;

@@ -81,6 +81,7 @@ struct RunManifest {
   std::string outcome_reason;
   std::optional<CrashInfo> crash;
   int oom_kills = 0;
+  std::vector<std::string> kernel_notices;  // kernel messages that change what was measured
   // Fewest counter samples (before, during, after) in one step of the run; -1 when not
   // recorded (manifests older than the field). Gauge means over fewer than a handful of
   // samples depend on when the sampler happened to look, and compare says so.

@@ -24,6 +24,7 @@ RunManifest sample_manifest() {
   m.outcome = "kernel-warning";
   m.crash = CrashInfo{"WARNING: CPU: 0 PID: 1 at mm/huge_memory.c:1", "line1\nline2", "warning"};
   m.metrics = {{"vmstat.thp_fault_alloc", 32}, {"wl.collapsed_fraction", 0.98}};
+  m.kernel_notices = {"mTHP collapse does not support max_ptes_none values other than 0 or 511, defaulting to 0."};
   metrics::MetricInfo info;
   info.kind = metrics::Kind::kValue;
   info.direction = metrics::Direction::kHigher;
@@ -46,6 +47,7 @@ TEST(Manifest, RoundTripsThroughJson) {
   ASSERT_TRUE(back.crash);
   EXPECT_EQ(back.crash->kind, "warning");
   EXPECT_EQ(back.metrics, m.metrics);
+  EXPECT_EQ(back.kernel_notices, m.kernel_notices);
   EXPECT_EQ(back.metric_info.at("wl.collapsed_fraction").direction, metrics::Direction::kHigher);
   EXPECT_EQ(to_json(back).dump(), json.dump());
   EXPECT_EQ(back.samples_per_step, -1) << "not recorded in this manifest";
