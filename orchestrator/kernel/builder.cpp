@@ -179,8 +179,13 @@ using MakeStep = std::function<void(std::vector<std::string> targets, const std:
 // The config step: base config (tinyconfig or defconfig) + fragments merged, olddefconfig, then
 // the survival check against the symbols this tree's Kconfig defines (one set of fragments
 // serves 6.12 and 7.3: a symbol a version lacks is a warning naming it and the version).
-// Returns the warnings; throws UsageError when a required symbol did not survive.
-std::vector<std::string> configure_tree(const MakeStep& make_step, const fs::path& tree, const fs::path& obj,
+// Returns the warnings and the tree's version; throws UsageError when a required symbol did not
+// survive.
+struct ConfiguredTree {
+  std::vector<std::string> warnings;
+  std::string version;  // "7.3.4", from the tree's Makefile
+};
+ConfiguredTree configure_tree(const MakeStep& make_step, const fs::path& tree, const fs::path& obj,
                                         const std::string& base_config, const std::vector<fs::path>& fragment_paths,
                                         const std::string& label) {
   spdlog::info("[{}] config: {} + {} fragment(s)", label, base_config, fragment_paths.size());
@@ -194,10 +199,10 @@ std::vector<std::string> configure_tree(const MakeStep& make_step, const fs::pat
   make_step({"olddefconfig"}, "olddefconfig");
   const KconfigTree kconfig = scan_kconfig_tree(tree);
   ConfigCheck check = check_config(parse_dot_config(common::read_file(obj / ".config")), fragments, &kconfig);
-  std::vector<std::string> warnings;
-  for (const auto& d : check.undefined) warnings.push_back("kconfig: " + d);
-  for (const auto& d : check.dropped) warnings.push_back("kconfig: " + d);
-  for (const auto& w : warnings) spdlog::warn("[{}] {}", label, w);
+  ConfiguredTree out{{}, kconfig.version};
+  for (const auto& d : check.undefined) out.warnings.push_back("kconfig: " + d);
+  for (const auto& d : check.dropped) out.warnings.push_back("kconfig: " + d);
+  for (const auto& w : out.warnings) spdlog::warn("[{}] {}", label, w);
   if (!check.dropped_required.empty()) {
     std::string list;
     for (const auto& d : check.dropped_required) list += "\n  " + d;
@@ -205,7 +210,71 @@ std::vector<std::string> configure_tree(const MakeStep& make_step, const fs::pat
                                  "(a kernel without them would measure nothing):{}",
                                  label, list));
   }
-  return warnings;
+  return out;
+}
+
+// The artifact paths of a.dir (the layout of builder.h).
+void fill_artifact_paths(KernelArtifact& a) {
+  a.image = a.dir / "image";
+  a.config = a.dir / "config";
+  a.system_map = a.dir / "System.map";
+  a.vmlinux = a.dir / "vmlinux";
+  a.build_log = a.dir / "build.log";
+  a.metadata = a.dir / "metadata.json";
+}
+
+// Fills release and warnings from a complete artifact in the cache; false when there is none.
+bool load_cached_artifact(KernelArtifact& a) {
+  if (!fs::exists(a.metadata) || !fs::exists(a.image)) return false;
+  auto meta = nlohmann::json::parse(common::read_file(a.metadata), nullptr, false);
+  if (meta.is_discarded()) return false;
+  a.release = meta.value("release", "");
+  for (const auto& w : meta.value("warnings", nlohmann::json::array()))
+    if (w.is_string()) a.warnings.push_back(w.get<std::string>());
+  a.cached = true;
+  return true;
+}
+
+// Makes tree_root/src equal to `pristine` plus `series`, remembering in tree_root/state.json
+// which files the applied series touched (so the next series can put them back). The state is
+// written before applying as the union of the old and new touched sets: a crash mid-apply is
+// repaired by the next build.
+ApplyResult patch_tree(const std::vector<Patch>& series, const fs::path& pristine, const fs::path& tree_root,
+                       const fs::path& scratch) {
+  const fs::path state = tree_root / "state.json";
+  std::set<std::string> previous = read_state(state);
+  std::set<std::string> union_touched = previous;
+  for (const auto& p : series) {
+    auto t = touched_files(p);
+    union_touched.insert(t.begin(), t.end());
+  }
+  write_state(state, union_touched);
+  ApplyResult applied = apply_series(series, pristine, tree_root / "src", previous, scratch);
+  write_state(state, applied.touched);
+  return applied;
+}
+
+// metadata.json of a fresh artifact: what it was built from and how. `build` holds the facts of
+// this build (ccache, jobs, seconds, files changed by the patches), copied in as they are.
+nlohmann::json artifact_metadata(const KernelArtifact& a, const config::KernelVariant& variant,
+                                 const PreparedSource& src, const std::vector<Patch>& series,
+                                 const BuildInputs& inputs, const nlohmann::json& build) {
+  nlohmann::json meta = build;
+  meta["key"] = a.key;
+  meta["kernel"] = variant.name;
+  meta["arch"] = config::to_string(a.arch);
+  meta["release"] = a.release;
+  meta["source"] = {{"description", src.description}, {"id", src.id}};
+  meta["base_config"] = variant.base_config;
+  meta["patches"] = nlohmann::json::array();
+  for (const auto& p : series)
+    meta["patches"].push_back({{"name", p.name}, {"origin", p.origin.string()}, {"hash", common::hash_string(p.text)}});
+  meta["fragments"] = nlohmann::json::array();
+  for (const auto& f : inputs.fragments) meta["fragments"].push_back({{"path", f.string()}, {"hash", common::hash_file(f)}});
+  meta["compiler"] = inputs.compiler;
+  meta["warnings"] = a.warnings;
+  meta["built_at"] = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
+  return meta;
 }
 
 }  // namespace
@@ -222,25 +291,10 @@ KernelArtifact build_kernel(const config::KernelVariant& variant, Arch arch, con
   a.arch = arch;
   a.key = artifact_key(variant, arch, inputs);
   a.dir = options.cache_dir / "kernels" / a.key;
-  auto fill_paths = [&] {
-    a.image = a.dir / "image";
-    a.config = a.dir / "config";
-    a.system_map = a.dir / "System.map";
-    a.vmlinux = a.dir / "vmlinux";
-    a.build_log = a.dir / "build.log";
-    a.metadata = a.dir / "metadata.json";
-  };
-  fill_paths();
-  auto load_cached = [&]() -> bool {
-    if (!fs::exists(a.metadata) || !fs::exists(a.image)) return false;
-    auto meta = nlohmann::json::parse(common::read_file(a.metadata), nullptr, false);
-    if (meta.is_discarded()) return false;
-    a.release = meta.value("release", "");
-    for (const auto& w : meta.value("warnings", nlohmann::json::array()))
-      if (w.is_string()) a.warnings.push_back(w.get<std::string>());
-    a.cached = true;
+  fill_artifact_paths(a);
+  auto load_cached = [&] {
     a.seconds = elapsed();
-    return true;
+    return load_cached_artifact(a);
   };
   if (load_cached()) {
     spdlog::info("[{}] cached {} ({})", label, a.key.substr(0, 12), a.image.string());
@@ -271,17 +325,8 @@ KernelArtifact build_kernel(const config::KernelVariant& variant, Arch arch, con
     auto p = load_series(entry);
     series.insert(series.end(), p.begin(), p.end());
   }
-  const fs::path state = tree_root / "state.json";
-  std::set<std::string> previous = read_state(state);
-  std::set<std::string> union_touched = previous;
-  for (const auto& p : series) {
-    auto t = touched_files(p);
-    union_touched.insert(t.begin(), t.end());
-  }
-  write_state(state, union_touched);  // a crash mid-apply is repaired by the next build
   spdlog::info("[{}] applying {} patch(es)", label, series.size());
-  ApplyResult applied = apply_series(series, src.pristine, tree, previous, options.cache_dir / "tmp");
-  write_state(state, applied.touched);
+  ApplyResult applied = patch_tree(series, src.pristine, tree_root, options.cache_dir / "tmp");
   for (const auto& note : applied.fuzz_notes) {
     spdlog::warn("[{}] {}", label, note);
     a.warnings.push_back(note);
@@ -315,14 +360,14 @@ KernelArtifact build_kernel(const config::KernelVariant& variant, Arch arch, con
                                    log.string(), common::tail_lines(log, 25)));
   };
 
-  for (auto& w : configure_tree(make_step, tree, obj, variant.base_config, inputs.fragments, label))
-    a.warnings.push_back(std::move(w));
+  ConfiguredTree configured = configure_tree(make_step, tree, obj, variant.base_config, inputs.fragments, label);
+  a.warnings.insert(a.warnings.end(), configured.warnings.begin(), configured.warnings.end());
   if (options.config_only) {
     for (fs::path* p : {&a.image, &a.system_map, &a.vmlinux, &a.build_log, &a.metadata}) p->clear();
     a.config = options.cache_dir / "configs" / (a.key + ".config");
     fs::create_directories(a.config.parent_path());
     common::write_file_atomic(a.config, common::read_file(obj / ".config"));
-    a.release = kernel_version_of_makefile(common::read_file(tree / "Makefile"));
+    a.release = configured.version;
     a.seconds = elapsed();
     return a;
   }
@@ -349,26 +394,12 @@ KernelArtifact build_kernel(const config::KernelVariant& variant, Arch arch, con
   copy(obj / "vmlinux", "vmlinux");
   a.release = first_line(common::read_file(obj / "include" / "config" / "kernel.release"));
 
-  nlohmann::json meta;
-  meta["key"] = a.key;
-  meta["kernel"] = variant.name;
-  meta["arch"] = config::to_string(arch);
-  meta["release"] = a.release;
-  meta["source"] = {{"description", src.description}, {"id", src.id}};
-  meta["base_config"] = variant.base_config;
-  meta["patches"] = nlohmann::json::array();
-  for (const auto& p : series)
-    meta["patches"].push_back({{"name", p.name}, {"origin", p.origin.string()}, {"hash", common::hash_string(p.text)}});
-  meta["fragments"] = nlohmann::json::array();
-  for (const auto& f : inputs.fragments) meta["fragments"].push_back({{"path", f.string()}, {"hash", common::hash_file(f)}});
-  meta["compiler"] = inputs.compiler;
-  meta["ccache"] = ccache;
-  meta["jobs"] = jobs;
-  meta["build_seconds"] = build_seconds;
-  meta["total_seconds"] = elapsed();
-  meta["files_changed_by_patches"] = applied.files_written;
-  meta["warnings"] = a.warnings;
-  meta["built_at"] = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
+  const nlohmann::json build_facts = {{"ccache", ccache},
+                                      {"jobs", jobs},
+                                      {"build_seconds", build_seconds},
+                                      {"total_seconds", elapsed()},
+                                      {"files_changed_by_patches", applied.files_written}};
+  const nlohmann::json meta = artifact_metadata(a, variant, src, series, inputs, build_facts);
   common::write_file_atomic(staging.path() / "metadata.json", meta.dump(2));
 
   std::error_code ec;

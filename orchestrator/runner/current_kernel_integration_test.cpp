@@ -66,6 +66,7 @@ std::map<std::pair<std::string, std::string>, json> runs_of(const fs::path& resu
 }
 
 void expect_exact_orders(const json& run, const std::string& label) {
+  EXPECT_GT(metric(run, "wl.ranges"), 0) << label;  // metric() is -1 when the run lacks it
   EXPECT_EQ(metric(run, "wl.ranges_above_populated_order"), 0) << label;
   EXPECT_EQ(metric(run, "wl.ranges_collapsed"), metric(run, "wl.ranges")) << label;
   for (int kb : kMthpKb) {
@@ -114,6 +115,7 @@ TEST(CurrentKernel, MthpCollapseOracleOn73BesideA612Base) {
   ASSERT_EQ(warned["kernel_notices"].size(), 1u) << warned.dump(2);
   EXPECT_NE(warned["kernel_notices"][0].get<std::string>().find("defaulting to 0"), std::string::npos);
 
+  EXPECT_GT(metric(full, "wl.ranges"), 0) << full.dump(2);
   EXPECT_EQ(metric(full, "wl.ranges_pmd"), metric(full, "wl.ranges")) << full.dump(2);
   EXPECT_EQ(metric(full, "wl.ranges_above_populated_order"), metric(full, "wl.ranges"));
   EXPECT_GT(metric(full, "mthp.2048kB.collapse_alloc"), 0) << full.dump(2);
