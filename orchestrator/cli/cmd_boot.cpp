@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <iostream>
 #include <optional>
 
@@ -24,6 +23,7 @@
 #include "metrics/reduce.h"
 #include "metrics/registry.h"
 #include "runner/guest.h"
+#include "runner/signals.h"
 #include "vm/qemu.h"
 
 namespace foliolab::cli {
@@ -170,13 +170,13 @@ int run_boot(const BootArgs& args, const GlobalOptions& global) {
 
   spdlog::info("booting {} on {} ({} MiB, {} CPUs, {} step{})", kernel.string(), config::to_string(*arch),
                guest.memory_bytes >> 20, guest.cpus, job.steps.size(), job.steps.size() == 1 ? "" : "s");
+  runner::SignalWatch signals;
   vm::QemuBackend backend;
-  runner::GuestOutcome outcome = runner::run_guest(guest_job, backend, console);
+  runner::GuestOutcome outcome = runner::run_guest(guest_job, backend, signals.stop(), console);
   const vm::GuestRun& run = outcome.run;
   if (outcome.stopped) {
     std::cerr << fmt::format("\nfoliolab boot: {}; the guest was stopped, no result.\n", run.end_detail);
-    bool term = run.end_detail.find("SIGTERM") != std::string::npos;
-    return 128 + (term ? SIGTERM : SIGINT);
+    return 128 + signals.signal();
   }
   const collect::RunResult& result = outcome.result;
 

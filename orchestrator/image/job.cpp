@@ -232,16 +232,26 @@ TraceEvent parse_trace_event(const std::string& text) {
   return ev;
 }
 
+namespace {
+// Where a workload entry came from, for messages: its suite location, else its name.
+std::string step_where(const config::WorkloadEntry& entry) {
+  return entry.where.file.empty() ? std::string("workload '" + entry.name + "'") : entry.where.str();
+}
+}  // namespace
+
 JobStep job_step(const catalog::Catalog& catalog, const config::WorkloadEntry& entry) {
-  std::string where = entry.where.file.empty() ? std::string("workload '" + entry.name + "'") : entry.where.str();
-  const auto& spec = catalog.require(entry.workload, where);
-  auto resolved = catalog::resolve(spec, entry.params, where);
+  const std::string where = step_where(entry);
+  return job_step(catalog::resolve(catalog.require(entry.workload, where), entry.params, where), entry);
+}
+
+JobStep job_step(const catalog::ResolvedWorkload& resolved, const config::WorkloadEntry& entry) {
+  const catalog::WorkloadSpec& spec = *resolved.spec;
   JobStep step;
   step.name = entry.name;
   step.workload = spec.name;
   step.argv = resolved.argv;
   std::int64_t deadline_ms = entry.deadline_ms ? *entry.deadline_ms : spec.deadline_ms;
-  if (deadline_ms <= 0) throw UsageError(fmt::format("{}: workload {} has no deadline", where, spec.name));
+  if (deadline_ms <= 0) throw UsageError(fmt::format("{}: workload {} has no deadline", step_where(entry), spec.name));
   step.deadline_s = (deadline_ms + 999) / 1000;
   step.memcg = memcg_files(entry);
   step.trace = spec.trace;

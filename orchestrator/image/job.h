@@ -75,6 +75,8 @@ struct Job {
 // files, the descriptor's tracepoints. Throws UsageError (unknown workload, bad parameter)
 // starting with the entry's location.
 JobStep job_step(const catalog::Catalog& catalog, const config::WorkloadEntry& entry);
+// The same from a workload already resolved against the catalog (the plan resolves each once).
+JobStep job_step(const catalog::ResolvedWorkload& resolved, const config::WorkloadEntry& entry);
 
 // memcg files for a step: memory.max from the suite's memcg.max, swap unlimited.
 std::map<std::string, std::string> memcg_files(const config::WorkloadEntry& entry);

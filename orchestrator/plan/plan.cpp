@@ -126,6 +126,7 @@ std::string job_key(const Job& j, int recipe) {
 std::vector<Job> make_plan(const config::Suite& suite, const catalog::Catalog& catalog, const Inputs& inputs) {
   // Resolve every workload once (errors name the suite location), and every artifact key once.
   std::vector<catalog::ResolvedWorkload> resolved;
+  std::vector<image::JobStep> steps;
   for (const auto& w : suite.workloads) {
     const catalog::WorkloadSpec* spec = catalog.find(w.workload);
     if (!spec) {
@@ -135,6 +136,7 @@ std::vector<Job> make_plan(const config::Suite& suite, const catalog::Catalog& c
                                            w.where.str(), w.workload, known));
     }
     resolved.push_back(catalog::resolve(*spec, w.params, w.where.str()));
+    steps.push_back(image::job_step(resolved.back(), w));
   }
   std::map<std::pair<std::string, config::Arch>, std::string> artifact_keys;
   for (const auto& k : suite.kernels)
@@ -164,7 +166,7 @@ std::vector<Job> make_plan(const config::Suite& suite, const catalog::Catalog& c
             j.settings = point;
             j.workload = &suite.workloads[w];
             j.resolved = resolved[w];
-            j.deadline_ms = suite.workloads[w].deadline_ms.value_or(resolved[w].spec->deadline_ms);
+            j.step = steps[w];
             j.repetition = rep;
             j.key = job_key(j, kJobKeyRecipe);
             jobs.push_back(std::move(j));

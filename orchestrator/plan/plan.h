@@ -10,6 +10,7 @@
 
 #include "catalog/catalog.h"
 #include "config/suite.h"
+#include "image/job.h"
 
 namespace foliolab::plan {
 
@@ -38,7 +39,7 @@ struct Job {
   SettingsPoint settings;
   const config::WorkloadEntry* workload = nullptr;
   catalog::ResolvedWorkload resolved;     // canonical params and argv
-  std::int64_t deadline_ms = 0;
+  image::JobStep step;                    // what the guest runs, resolved once here (argv, deadline, memcg)
   int repetition = 0;                     // 0-based
   std::string describe() const;           // "base x86_64 collapse-full #2 [max_ptes_none=0]"
 };

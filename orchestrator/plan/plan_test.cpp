@@ -74,7 +74,8 @@ TEST_F(PlanTest, MatrixSizeKeysAndInterleaving) {
   EXPECT_EQ(jobs[0].repetition, 0);
   EXPECT_EQ(jobs.back().repetition, 2);
   EXPECT_EQ(jobs[0].resolved.argv.at(0), "/workloads/probe");
-  EXPECT_EQ(jobs[0].deadline_ms, 60000);
+  EXPECT_EQ(jobs[0].step.deadline_s, 60);
+  EXPECT_EQ(jobs[0].step.argv, jobs[0].resolved.argv);
 }
 
 TEST_F(PlanTest, SameInputsSameKeysAndEveryInputMatters) {

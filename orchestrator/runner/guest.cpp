@@ -13,7 +13,8 @@
 
 namespace foliolab::runner {
 
-GuestOutcome run_guest(const GuestJob& job, vm::GuestBackend& backend, const ConsoleSink& console) {
+GuestOutcome run_guest(const GuestJob& job, vm::GuestBackend& backend, const vm::StopSignal& stop,
+                       const ConsoleSink& console) {
   GuestOutcome out;
   out.console_log = job.console_log.empty() ? job.work_dir / "console.log" : job.console_log;
 
@@ -62,7 +63,7 @@ GuestOutcome run_guest(const GuestJob& job, vm::GuestBackend& backend, const Con
       ++dropped_lines;
       if (dropped_lengths.size() < 10) dropped_lengths.push_back(length);
     };
-    out.run = backend.run(spec, callbacks);
+    out.run = backend.run(spec, callbacks, stop);
   } catch (const common::InfraError& e) {
     end.infra_error = true;
     end.infra_reason = e.what();

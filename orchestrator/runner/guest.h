@@ -49,7 +49,9 @@ inline constexpr std::size_t kMaxRecordsBytes = 64ull << 20;  // records.jsonl b
 // Runs the guest. Host-side failures (QEMU missing, socket errors, initrd not writable) become
 // outcome infra-error rather than exceptions, so that a caller can retry or store them; a
 // GuestSpec that cannot be booted (no such kernel file) still throws common::UsageError.
-GuestOutcome run_guest(const GuestJob& job, vm::GuestBackend& backend, const ConsoleSink& console = {});
+// A stop request (`stop`) ends the guest and gives `stopped`.
+GuestOutcome run_guest(const GuestJob& job, vm::GuestBackend& backend, const vm::StopSignal& stop,
+                       const ConsoleSink& console = {});
 
 // Unit, kind and direction of each step's workload metrics ("wl.<name>"), from the catalog.
 std::map<std::string, metrics::MetricInfo> workload_metric_info(const catalog::Catalog& catalog,

@@ -231,6 +231,51 @@ TEST_F(RunTest, KilledRunResumesToEveryJobExactlyOnce) {
   EXPECT_NE(text.output.find("thp-fault"), std::string::npos) << text.output;
 }
 
+// SIGTERM while guests run: the runner (the only owner of the signal) stops every guest through
+// its backend's stop request, stores nothing half-done, says how far it got and exits 143; no
+// QEMU outlives it, and --resume completes the suite.
+TEST_F(RunTest, SigtermStopsTheRunningGuestsAndResumeCompletes) {
+  common::SpawnOptions spawn;
+  spawn.env = env();
+  auto child = common::spawn_process({foliolab_bin(), "run", suite_.string(), "--results", results_.string(), "-j", "2"},
+                                     spawn);
+  std::string output;
+  std::thread drain([&] {
+    char buf[4096];
+    for (ssize_t n; (n = ::read(child.stdout_fd, buf, sizeof buf)) > 0;) output.append(buf, static_cast<std::size_t>(n));
+    ::close(child.stdout_fd);
+  });
+  auto deadline = std::chrono::steady_clock::now() + 600s;
+  while (guests_alive().empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  ASSERT_FALSE(guests_alive().empty()) << "no guest started within the deadline";
+  ::kill(child.pid, SIGTERM);
+  int status = 0;
+  bool reaped = false;
+  for (int i = 0; i < 600 && !reaped; ++i) {
+    reaped = ::waitpid(child.pid, &status, WNOHANG) == child.pid;
+    if (!reaped) std::this_thread::sleep_for(100ms);
+  }
+  if (!reaped) {
+    ::kill(child.pid, SIGKILL);
+    ::waitpid(child.pid, &status, 0);
+  }
+  drain.join();
+  ASSERT_TRUE(reaped) << "foliolab did not exit within 60 s of SIGTERM:\n" << output;
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << output;
+  EXPECT_NE(output.find("interrupted by SIGTERM"), std::string::npos) << output;
+  EXPECT_TRUE(guests_alive().empty()) << "a guest outlived foliolab's SIGTERM";
+  const std::size_t stored = stored_runs().size();
+  EXPECT_LT(stored, 4u) << "the suite finished before the signal; the test proves nothing";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(results_ / "runs", ec))
+    EXPECT_NE(e.path().filename().string().rfind(".tmp-", 0), 0u) << "half-written run left: " << e.path();
+
+  auto resumed = foliolab({"run", suite_.string(), "--results", results_.string(), "--resume", "-j", "2"}, 1500s);
+  ASSERT_TRUE(resumed.exit_code == 0 || resumed.exit_code == 1) << resumed.output;
+  EXPECT_EQ(stored_runs().size(), 4u) << resumed.output;
+}
+
 // An A/A suite: one kernel under two variant names, two workloads, two repetitions. Each of the
 // eight jobs is stored once under its own variant (job keys name the variant: before, the twin's
 // runs replaced base's and half the data was lost), and compare sees n = 2 on both sides of

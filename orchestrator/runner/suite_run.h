@@ -6,6 +6,8 @@
 // usage, configuration, or existing results without resume; 3 infrastructure (also when a
 // job still ended infra-error after its retry); 128+N when stopped by signal N.
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <set>
@@ -13,8 +15,12 @@
 #include <vector>
 
 #include "report/render.h"
+#include "vm/guest.h"
 
 namespace foliolab::runner {
+
+// Makes one backend per worker thread; empty: the QEMU backend.
+using BackendFactory = std::function<std::unique_ptr<vm::GuestBackend>()>;
 
 struct RunOptions {
   std::filesystem::path suite_file;
@@ -27,6 +33,7 @@ struct RunOptions {
   std::set<report::FailOn> fail_on;
   int build_jobs = 0;             // make -j for kernel builds; 0: cores
   std::string command_line;       // shown in the report header
+  BackendFactory backend;         // tests pass a fake; empty: QEMU
 };
 
 int run_suite(const RunOptions& options, std::ostream& out);

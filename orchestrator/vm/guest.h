@@ -3,6 +3,7 @@
 // (GuestRun) and the stream of console bytes and data-channel lines in between. Nothing here
 // names an emulator flag: backends (QEMU directly; libvirt later) translate a GuestSpec into
 // their own terms and all enforce the same deadlines with the same meaning.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -96,6 +97,26 @@ struct GuestCallbacks {
 inline constexpr std::size_t kMaxDataLine = 256 * 1024;     // docs/protocol.md section 2
 inline constexpr std::uint64_t kMaxConsoleLog = 64ull << 20;  // console.log bound
 
+// A request to stop, made by the one owner of SIGINT/SIGTERM (the runner, or `foliolab boot`)
+// and seen by every backend's run() on any thread: the first request ends the guest the polite
+// way (EndReason::kStopped), a later one kills it at once. A request made before run() starts
+// is honoured too, so no guest starts after a stop.
+class StopSignal {
+ public:
+  void request(int signo) {
+    int none = 0;
+    signo_.compare_exchange_strong(none, signo);
+    requests_.fetch_add(1);
+  }
+  int signal() const { return signo_.load(); }  // of the first request; 0 when none
+  int requests() const { return requests_.load(); }
+  bool requested() const { return requests() > 0; }
+
+ private:
+  std::atomic<int> signo_{0};
+  std::atomic<int> requests_{0};
+};
+
 // A way to run guests. run() blocks until the guest is gone and every temporary file it made
 // is removed. Guest misbehaviour (panic, hang, garbage) is a normal GuestRun; only host-side
 // failures (emulator missing or failing to start, socket errors) throw common::InfraError,
@@ -103,7 +124,7 @@ inline constexpr std::uint64_t kMaxConsoleLog = 64ull << 20;  // console.log bou
 class GuestBackend {
  public:
   virtual ~GuestBackend() = default;
-  virtual GuestRun run(const GuestSpec& spec, const GuestCallbacks& callbacks) = 0;
+  virtual GuestRun run(const GuestSpec& spec, const GuestCallbacks& callbacks, const StopSignal& stop) = 0;
   virtual std::string name() const = 0;  // "qemu"
 };
 

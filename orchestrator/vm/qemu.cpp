@@ -77,8 +77,9 @@ std::string version_from_greeting(const std::string& line) {
 // One guest: owns the QEMU process, its pipes and sockets, and the event loop that drives them.
 class QemuSession {
  public:
-  QemuSession(const GuestSpec& spec, const GuestCallbacks& callbacks, const MachineProfile& profile, Accel accel)
-      : spec_(spec), callbacks_(callbacks), profile_(profile), accel_(accel),
+  QemuSession(const GuestSpec& spec, const GuestCallbacks& callbacks, const StopSignal& stop,
+              const MachineProfile& profile, Accel accel)
+      : spec_(spec), callbacks_(callbacks), stop_signal_(stop), profile_(profile), accel_(accel),
         scratch_(scratch_parent(spec), "foliolab-guest") {
     margin_ = spec.timeouts.step_margin * (accel == Accel::kTcg ? profile.tcg_slowdown : 1);
   }
@@ -124,7 +125,7 @@ class QemuSession {
     read_stderr();
     accept_qmp();
     accept_data();
-    watch_signals();
+    watch_stop_requests();
     arm(boot_timer_, spec_.timeouts.boot, [this] {
       stop(EndReason::kBootDeadline, fmt::format("no hello from the guest agent within {}", whole_seconds(spec_.timeouts.boot)));
     });
@@ -424,17 +425,22 @@ class QemuSession {
     }
   }
 
-  void watch_signals() {
-    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
-      if (ec) return;
+  // Stop requests are polled: the runner owns SIGINT/SIGTERM, and a flag read every
+  // kStopPoll costs nothing next to a guest and cannot race with a signal handler.
+  static constexpr Milliseconds kStopPoll{50};
+  void watch_stop_requests() {
+    int requests = stop_signal_.requests();
+    if (requests > stop_requests_seen_) {
+      stop_requests_seen_ = requests;
+      const char* name = stop_signal_.signal() == SIGTERM ? "SIGTERM" : "SIGINT";
       if (stopping_) {
-        spdlog::warn("second {}: killing the guest now", signo == SIGINT ? "SIGINT" : "SIGTERM");
+        spdlog::warn("second {}: killing the guest now", name);
         kill_group();
       } else {
-        stop(EndReason::kStopped, fmt::format("foliolab received {}", signo == SIGINT ? "SIGINT" : "SIGTERM"));
+        stop(EndReason::kStopped, fmt::format("foliolab received {}", name));
       }
-      watch_signals();
-    });
+    }
+    arm(stop_poll_timer_, kStopPoll, [this] { watch_stop_requests(); });
   }
 
   // Ends the guest for a host-side reason: QMP quit (or SIGTERM without QMP), then SIGKILL.
@@ -490,9 +496,9 @@ class QemuSession {
     reaped_ = true;
     if (WIFEXITED(status)) result_.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) result_.exit_signal = WTERMSIG(status);
-    for (auto* t : {&boot_timer_, &step_timer_, &run_timer_, &shutdown_timer_, &silence_timer_, &kill_timer_})
+    for (auto* t : {&boot_timer_, &step_timer_, &run_timer_, &shutdown_timer_, &silence_timer_, &kill_timer_,
+                    &stop_poll_timer_})
       t->cancel();
-    signals_.cancel();
     if (!stopping_) {
       result_.end = EndReason::kExited;
       result_.end_detail = result_.done_seen ? "the guest finished and ended" : "the guest ended before finishing its job";
@@ -536,6 +542,8 @@ class QemuSession {
 
   const GuestSpec& spec_;
   const GuestCallbacks& callbacks_;
+  const StopSignal& stop_signal_;
+  int stop_requests_seen_ = 0;
   const MachineProfile& profile_;
   Accel accel_;
   common::TemporaryDirectory scratch_;
@@ -551,8 +559,8 @@ class QemuSession {
   asio::posix::stream_descriptor stderr_{io_};
   asio::posix::stream_descriptor pidfd_{io_};
   asio::steady_timer boot_timer_{io_}, step_timer_{io_}, run_timer_{io_}, shutdown_timer_{io_},
-      silence_timer_{io_}, kill_timer_{io_}, drain_timer_{io_}, exit_poll_timer_{io_};
-  asio::signal_set signals_{io_, SIGINT, SIGTERM};
+      silence_timer_{io_}, kill_timer_{io_}, drain_timer_{io_}, exit_poll_timer_{io_},
+      stop_poll_timer_{io_};
 
   std::array<char, 65536> console_buf_{};
   std::array<char, 65536> data_buf_{};
@@ -600,7 +608,7 @@ std::string emulator_version(const MachineProfile& profile) {
   return first;
 }
 
-GuestRun QemuBackend::run(const GuestSpec& spec, const GuestCallbacks& callbacks) {
+GuestRun QemuBackend::run(const GuestSpec& spec, const GuestCallbacks& callbacks, const StopSignal& stop) {
   const auto& profile = profile_for(spec.arch);
   require_emulator(profile);
   std::error_code ec;
@@ -609,7 +617,16 @@ GuestRun QemuBackend::run(const GuestSpec& spec, const GuestCallbacks& callbacks
   if (!std::filesystem::is_regular_file(spec.initrd, ec))
     throw InfraError(fmt::format("initrd {} does not exist", spec.initrd.string()));
   Accel accel = forced_accel_ ? *forced_accel_ : choose_accel(spec.arch).accel;
-  QemuSession session(spec, callbacks, profile, accel);
+  if (stop.requested()) {  // asked to stop before this guest started: start nothing
+    GuestRun run;
+    run.end = EndReason::kStopped;
+    run.end_detail = fmt::format("foliolab received {} before the guest started",
+                                 stop.signal() == SIGTERM ? "SIGTERM" : "SIGINT");
+    run.accel = to_string(accel);
+    run.machine_profile = profile.name;
+    return run;
+  }
+  QemuSession session(spec, callbacks, stop, profile, accel);
   return session.run();
 }
 

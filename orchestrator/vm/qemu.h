@@ -3,7 +3,7 @@
 // event loop on the calling thread. The console is QEMU's stdout (written to console.log and
 // handed to the callback), the data channel and QMP are unix sockets foliolab listens on and
 // QEMU connects to, so there is no start-up race. Deadlines (boot, step, silence, run,
-// shutdown) and SIGINT/SIGTERM end the guest the same way: QMP quit, then SIGKILL of QEMU's
+// shutdown) and a stop request (StopSignal, set by whoever owns SIGINT/SIGTERM) end the guest the same way: QMP quit, then SIGKILL of QEMU's
 // process group after a grace period. QEMU is always reaped and every temporary file
 // (sockets, swap disk) is removed before run() returns or throws.
 #include <optional>
@@ -18,7 +18,7 @@ class QemuBackend : public GuestBackend {
  public:
   // accel: forced accelerator; unset = choose_accel() (probed once per process).
   explicit QemuBackend(std::optional<Accel> accel = std::nullopt) : forced_accel_(accel) {}
-  GuestRun run(const GuestSpec& spec, const GuestCallbacks& callbacks) override;
+  GuestRun run(const GuestSpec& spec, const GuestCallbacks& callbacks, const StopSignal& stop) override;
   std::string name() const override { return "qemu"; }
 
  private:

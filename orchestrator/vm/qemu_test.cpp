@@ -7,7 +7,10 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdint>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 
@@ -101,6 +104,7 @@ class QemuBackendTest : public ::testing::Test {
 
   common::TemporaryDirectory tmp_{fs::temp_directory_path(), "qemu-test"};
   QemuBackend backend_{Accel::kTcg};
+  StopSignal never_;  // no stop is ever requested
 };
 
 TEST_F(QemuBackendTest, GuestThatEndsOnItsOwnIsExitedWithItsConsole) {
@@ -109,7 +113,7 @@ TEST_F(QemuBackendTest, GuestThatEndsOnItsOwnIsExitedWithItsConsole) {
   std::string console;
   GuestCallbacks cb;
   cb.console = [&](std::string_view b) { console.append(b); };
-  auto run = backend_.run(spec, cb);
+  auto run = backend_.run(spec, cb, never_);
   EXPECT_EQ(run.end, EndReason::kExited) << run.end_detail;
   ASSERT_TRUE(run.exit_code.has_value()) << run.emulator_stderr;
   EXPECT_EQ(*run.exit_code, 0);
@@ -126,7 +130,7 @@ TEST_F(QemuBackendTest, GuestThatEndsOnItsOwnIsExitedWithItsConsole) {
 TEST_F(QemuBackendTest, NoHelloEndsAtTheBootDeadline) {
   auto spec = spec_with(silent_guest());
   spec.timeouts.boot = std::chrono::seconds(1);
-  auto run = backend_.run(spec, {});
+  auto run = backend_.run(spec, {}, never_);
   EXPECT_EQ(run.end, EndReason::kBootDeadline);
   EXPECT_NE(run.end_detail.find("no hello"), std::string::npos) << run.end_detail;
   EXPECT_FALSE(run.exit_signal.has_value()) << "QMP quit must stop QEMU before the SIGKILL fallback";
@@ -136,7 +140,7 @@ TEST_F(QemuBackendTest, NoHelloEndsAtTheBootDeadline) {
 TEST_F(QemuBackendTest, SilentGuestEndsAtTheSilenceDeadline) {
   auto spec = spec_with(silent_guest());
   spec.timeouts.silence = std::chrono::seconds(1);
-  auto run = backend_.run(spec, {});
+  auto run = backend_.run(spec, {}, never_);
   EXPECT_EQ(run.end, EndReason::kSilence) << run.end_detail;
   expect_scratch_empty(spec);
 }
@@ -148,23 +152,56 @@ TEST_F(QemuBackendTest, ChattyGuestIsNotSilentButStillMeetsTheBootDeadline) {
   std::uint64_t seen = 0;
   GuestCallbacks cb;
   cb.console = [&](std::string_view b) { seen += b.size(); };
-  auto run = backend_.run(spec, cb);
+  auto run = backend_.run(spec, cb, never_);
   EXPECT_EQ(run.end, EndReason::kBootDeadline) << run.end_detail;
   EXPECT_GT(seen, 0u);
   EXPECT_EQ(run.console_bytes, seen);
   expect_scratch_empty(spec);
 }
 
+TEST_F(QemuBackendTest, StopRequestEndsARunningGuestPolitely) {
+  auto spec = spec_with(chatty_guest());
+  StopSignal stop;
+  std::atomic<bool> console_seen{false};
+  GuestCallbacks cb;
+  cb.console = [&](std::string_view) { console_seen = true; };
+  std::thread requester([&] {
+    while (!console_seen.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    stop.request(SIGTERM);
+  });
+  auto run = backend_.run(spec, cb, stop);
+  requester.join();
+  EXPECT_EQ(run.end, EndReason::kStopped) << run.end_detail;
+  EXPECT_NE(run.end_detail.find("SIGTERM"), std::string::npos) << run.end_detail;
+  EXPECT_LT(run.total_seconds, 30.0) << "the stop must not wait for the boot deadline (60 s)";
+  EXPECT_FALSE(run.exit_signal.has_value()) << "QMP quit must stop QEMU before the SIGKILL fallback";
+  expect_scratch_empty(spec);
+}
+
+TEST_F(QemuBackendTest, StopRequestedBeforeTheRunStartsNoGuest) {
+  auto spec = spec_with(chatty_guest());
+  StopSignal stop;
+  stop.request(SIGINT);
+  std::uint64_t seen = 0;
+  GuestCallbacks cb;
+  cb.console = [&](std::string_view b) { seen += b.size(); };
+  auto run = backend_.run(spec, cb, stop);
+  EXPECT_EQ(run.end, EndReason::kStopped);
+  EXPECT_NE(run.end_detail.find("SIGINT"), std::string::npos) << run.end_detail;
+  EXPECT_FALSE(run.exit_code.has_value()) << "no emulator process may have run";
+  EXPECT_EQ(seen, 0u);
+}
+
 TEST_F(QemuBackendTest, MissingKernelIsAUsageError) {
   auto spec = spec_with(silent_guest());
   spec.kernel = tmp_.path() / "no-such-kernel";
-  EXPECT_THROW(backend_.run(spec, {}), common::UsageError);
+  EXPECT_THROW(backend_.run(spec, {}, never_), common::UsageError);
 }
 
 TEST_F(QemuBackendTest, KernelQemuRefusesIsAnInfraErrorWithQemusMessage) {
   auto spec = spec_with(std::string(4096, '\0'));  // neither Linux nor multiboot
   try {
-    backend_.run(spec, {});
+    backend_.run(spec, {}, never_);
     FAIL() << "expected InfraError";
   } catch (const common::InfraError& e) {
     EXPECT_NE(std::string(e.what()).find("qemu-system-x86_64"), std::string::npos) << e.what();
@@ -179,7 +216,7 @@ TEST_F(QemuBackendTest, MissingQemuNamesTheDebianPackage) {
   fs::create_directories(empty);
   ::setenv("PATH", empty.c_str(), 1);
   try {
-    backend_.run(spec, {});
+    backend_.run(spec, {}, never_);
     ::setenv("PATH", saved.c_str(), 1);
     FAIL() << "expected InfraError";
   } catch (const common::InfraError& e) {
