@@ -1,7 +1,7 @@
 /* mthp-collapse: for khugepaged's mTHP collapse (the "khugepaged: add mTHP support" series).
  * For each enabled mTHP order N, `ranges_per_order` PMD-sized ranges each get one aligned
  * sub-block of 2^N small pages populated (at a different offset per range), the rest left
- * empty. After MADV_HUGEPAGE the workload snapshots, at every advance of khugepaged's
+ * empty (or, with `hole`, all but its last `hole` pages). After MADV_HUGEPAGE the workload snapshots, at every advance of khugepaged's
  * full_scans, the largest folio order mapped in each range. That history shows "creep": a
  * collapse to order N that makes the range eligible for order N+1 on the next scan, and so on
  * (the series limits max_ptes_none to 0 or 511 for mTHP to prevent exactly that).
@@ -17,7 +17,7 @@
 
 #include "wl.h"
 
-static int64_t p_ranges_per_order, p_scans, p_timeout_s, p_seed;
+static int64_t p_ranges_per_order, p_scans, p_timeout_s, p_seed, p_hole;
 static bool p_require_support;
 
 static const struct wl_param params[] = {
@@ -28,6 +28,8 @@ static const struct wl_param params[] = {
     {"require_support", WL_P_BOOL, "true", &p_require_support, 0, 0, NULL,
      "skip when the kernel has no mTHP collapse (false: run as a baseline anyway)"},
     {"seed", WL_P_INT, "0", &p_seed, 0, 0, NULL, "pattern seed (0: from the clock)"},
+    {"hole", WL_P_INT, "0", &p_hole, 0, 256, NULL,
+     "small pages left empty at the end of each populated block (at most the block less one)"},
 };
 #define NPARAMS ((int)(sizeof params / sizeof params[0]))
 
@@ -102,9 +104,11 @@ int main(int argc, char **argv) {
     size_t block = (size_t)1 << order;
     size_t slots = range_pages / block;
     size_t first = r * range_pages + (r % slots) * block; /* a different aligned slot per range */
+    /* A hole keeps the block from collapsing to its own order at max_ptes_none 0. */
+    size_t hole = (size_t)p_hole < block ? (size_t)p_hole : block - 1;
     populated_order[r] = order;
-    wl_fill_pages(&pat, region + first * ps, first, block, 1);
-    memset(expect + first, 1, block);
+    wl_fill_pages(&pat, region + first * ps, first, block - hole, 1);
+    memset(expect + first, 1, block - hole);
   }
   wl_thp_disable(false);
 
@@ -138,7 +142,7 @@ int main(int argc, char **argv) {
     wl_khugepaged("full_scans", &full);
   }
 
-  size_t collapsed = 0, above = 0, at_pmd = 0, creep = 0;
+  size_t collapsed = 0, above = 0, at_order = 0, at_pmd = 0, creep = 0;
   int max_steps = 0;
   double order_sum = 0;
   for (size_t r = 0; r < nranges; ++r) {
@@ -156,6 +160,7 @@ int main(int argc, char **argv) {
     int final = h[nsnap - 1];
     collapsed += final > 0;
     above += final > (int)populated_order[r];
+    at_order += final == (int)populated_order[r];
     at_pmd += final == (int)pmd_order;
     creep += steps > 1;
     if (steps > max_steps) max_steps = steps;
@@ -165,6 +170,7 @@ int main(int argc, char **argv) {
   wl_metric("snapshots", nsnap, "count");
   wl_metric("ranges_collapsed", (double)collapsed, "count");
   wl_metric("ranges_above_populated_order", (double)above, "count");
+  wl_metric("ranges_at_populated_order", (double)at_order, "count");
   wl_metric("ranges_pmd", (double)at_pmd, "count");
   wl_metric("creep_ranges", (double)creep, "count");
   wl_metric("max_order_steps", max_steps, "count");
