@@ -29,6 +29,7 @@ const char* to_string(Verdict verdict) {
     case Verdict::kChanged: return "changed";
     case Verdict::kNoChange: return "no-change";
     case Verdict::kNoisy: return "noisy";
+    case Verdict::kUnconfirmed: return "unconfirmed";
     case Verdict::kTooFewRuns: return "too-few-runs";
     case Verdict::kFewSamples: return "few-samples";
     case Verdict::kMissing: return "missing";
@@ -37,50 +38,94 @@ const char* to_string(Verdict verdict) {
   return "missing";
 }
 
+double significance_level(const VerdictRules& rules) {
+  return std::round((1.0 - rules.confidence) * 1e12) / 1e12;
+}
+
 double effective_threshold(const metrics::MetricInfo& info, const VerdictRules& rules) {
   return rules.threshold_pct ? *rules.threshold_pct : info.threshold_pct;
 }
 
-void compare_cell(const Cell& baseline, Cell& variant, const metrics::MetricInfo& info, const VerdictRules& rules) {
+void measure_cell(const Cell& baseline, Cell& variant, const VerdictRules& rules) {
   const Summary& b = baseline.summary;
   const Summary& v = variant.summary;
   variant.change_pct.reset();
   variant.welch.reset();
+  variant.p_adjusted.reset();
   variant.detectable_pct.reset();
+  variant.detectable_difference.reset();
   variant.significant = false;
   variant.ci_overlap = true;
   variant.difference = 0;
-  if (b.n == 0 || v.n == 0) {
-    variant.verdict = Verdict::kMissing;
-    return;
-  }
+  variant.verdict = Verdict::kMissing;
+  if (b.n == 0 || v.n == 0) return;
   variant.difference = v.mean - b.mean;
   if (b.mean != 0) variant.change_pct = 100.0 * variant.difference / std::fabs(b.mean);
   variant.ci_overlap = intervals_overlap(b, v);
   variant.welch = welch_t_test(v, b);
   variant.detectable_pct = detectable_change_pct(b, v, rules.confidence);
-  variant.significant = variant.welch && variant.welch->p < 1.0 - rules.confidence && !variant.ci_overlap;
-  if (b.n < rules.min_runs || v.n < rules.min_runs) {
+  variant.detectable_difference = detectable_difference(b, v, rules.confidence);
+}
+
+bool is_tested(const Cell& baseline, const Cell& variant, const VerdictRules& rules) {
+  return variant.welch && baseline.summary.n >= rules.min_runs && variant.summary.n >= rules.min_runs;
+}
+
+namespace {
+
+Verdict change_verdict(const metrics::MetricInfo& info, bool up) {
+  switch (info.direction) {
+    case metrics::Direction::kHigher: return up ? Verdict::kImprovement : Verdict::kRegression;
+    case metrics::Direction::kLower: return up ? Verdict::kRegression : Verdict::kImprovement;
+    case metrics::Direction::kNeutral: return Verdict::kChanged;
+  }
+  return Verdict::kChanged;
+}
+
+}  // namespace
+
+void judge_cell(const Cell& baseline, Cell& variant, const metrics::MetricInfo& info, const VerdictRules& rules) {
+  const Summary& b = baseline.summary;
+  const Summary& v = variant.summary;
+  variant.significant = false;
+  if (b.n == 0 || v.n == 0) {
+    variant.verdict = Verdict::kMissing;
+    return;
+  }
+  // Too few values claim nothing, not even significance: no p_adjusted, no flag.
+  if (!is_tested(baseline, variant, rules) || !variant.p_adjusted) {
     variant.verdict = Verdict::kTooFewRuns;
     return;
   }
+  const double alpha = significance_level(rules);
+  variant.significant = *variant.p_adjusted <= alpha && !variant.ci_overlap;
+  const bool significant_alone = variant.welch->p <= alpha && !variant.ci_overlap;
   const double threshold = effective_threshold(info, rules);
   // From a baseline of 0 any change is larger than every threshold.
   const bool large = variant.change_pct ? std::fabs(*variant.change_pct) >= threshold : variant.difference != 0;
   if (variant.significant && large) {
-    const bool up = variant.difference > 0;
-    switch (info.direction) {
-      case metrics::Direction::kHigher: variant.verdict = up ? Verdict::kImprovement : Verdict::kRegression; break;
-      case metrics::Direction::kLower: variant.verdict = up ? Verdict::kRegression : Verdict::kImprovement; break;
-      case metrics::Direction::kNeutral: variant.verdict = Verdict::kChanged; break;
-    }
+    // A gauge's mean over few samples per step says when the sampler looked: only a change is
+    // withheld ("no change" or "noisy" over few samples claims nothing).
+    const int sampled = variant.fewest_samples;
+    const bool undersampled = info.kind == metrics::Kind::kGauge && sampled >= 0 && sampled < rules.min_gauge_samples;
+    variant.verdict = undersampled ? Verdict::kFewSamples : change_verdict(info, variant.difference > 0);
     return;
   }
-  if (variant.detectable_pct && *variant.detectable_pct > threshold) {
-    variant.verdict = Verdict::kNoisy;
+  if (significant_alone && large) {
+    variant.verdict = Verdict::kUnconfirmed;
     return;
   }
-  variant.verdict = Verdict::kNoChange;
+  // The spread hides a threshold-sized change. From a baseline of 0 there is no percentage:
+  // every non-zero change is threshold-sized, so any spread that could hide one does.
+  const bool hides = variant.detectable_pct ? *variant.detectable_pct > threshold
+                                            : variant.detectable_difference.value_or(0) > 0;
+  variant.verdict = hides ? Verdict::kNoisy : Verdict::kNoChange;
+}
+
+void compare_cell(const Cell& baseline, Cell& variant, const metrics::MetricInfo& info, const VerdictRules& rules) {
+  measure_cell(baseline, variant, rules);
+  if (is_tested(baseline, variant, rules)) variant.p_adjusted = variant.welch->p;
+  judge_cell(baseline, variant, info, rules);
 }
 
 bool MetricRow::has_change() const {
@@ -179,7 +224,7 @@ std::vector<std::string> variants_having(const Group& g, const std::vector<std::
 // Marks the cells of a row whose metric some variants lack as absent: those of the variants
 // that finished runs without it and, when the baseline is one of them, those with values
 // (nothing to compare them with). A variant without finished runs stays missing: nothing says
-// its kernel lacks the metric. compare_cell left these cells without comparison fields.
+// its kernel lacks the metric. measure_cell left these cells without comparison fields.
 void mark_absent(const Group& g, MetricRow& row) {
   const bool baseline_absent = row.cells[0].summary.n == 0 && g.outcomes[0].finished() > 0;
   for (std::size_t v = 0; v < row.cells.size(); ++v) {
@@ -190,6 +235,34 @@ void mark_absent(const Group& g, MetricRow& row) {
 }
 
 }  // namespace
+
+void judge_comparison(Comparison& cmp) {
+  // One family for the whole report: every group, metric and variant against the baseline.
+  // A report is read as one list of flags, so it is their share of false ones that is kept.
+  std::vector<Cell*> tested;
+  std::vector<double> p;
+  for (auto& g : cmp.groups)
+    for (auto& row : g.rows)
+      for (std::size_t v = 1; v < row.cells.size(); ++v)
+        if (is_tested(row.cells[0], row.cells[v], cmp.rules)) {
+          tested.push_back(&row.cells[v]);
+          p.push_back(row.cells[v].welch->p);
+        }
+  const std::vector<double> q = benjamini_hochberg(p);
+  cmp.fdr = FalseDiscoveryControl{};
+  cmp.fdr.alpha = significance_level(cmp.rules);
+  cmp.fdr.tests = tested.size();
+  for (std::size_t i = 0; i < tested.size(); ++i) {
+    tested[i]->p_adjusted = q[i];
+    if (q[i] <= cmp.fdr.alpha) cmp.fdr.p_cutoff = std::max(cmp.fdr.p_cutoff.value_or(0.0), p[i]);
+  }
+  for (auto& g : cmp.groups) {
+    for (auto& row : g.rows) {
+      for (std::size_t v = 1; v < row.cells.size(); ++v) judge_cell(row.cells[0], row.cells[v], row.info, cmp.rules);
+      if (g.only_in.contains(row.name)) mark_absent(g, row);
+    }
+  }
+}
 
 Comparison build_comparison(const CompareInput& input) {
   Comparison cmp;
@@ -469,19 +542,18 @@ Comparison build_comparison(const CompareInput& input) {
       row.cells[v].values = per_variant[v];
       row.cells[v].summary = summarize(per_variant[v], harmonic, cmp.rules.confidence);
     }
+    for (std::size_t v = 0; v < cmp.variants.size(); ++v)
+      row.cells[v].runs = static_cast<std::size_t>(g.outcomes[v].finished());
     row.cells[0].verdict = row.cells[0].summary.n > 0 ? Verdict::kBaseline : Verdict::kMissing;
     for (std::size_t v = 1; v < cmp.variants.size(); ++v) {
-      compare_cell(row.cells[0], row.cells[v], info, cmp.rules);
-      const int sampled = std::min(fewest_samples[{group, 0}], fewest_samples[{group, v}]);
-      // Only a change is withheld: "no change" or "noisy" over few samples claims nothing.
-      const Verdict verdict = row.cells[v].verdict;
-      const bool change = verdict == Verdict::kRegression || verdict == Verdict::kImprovement || verdict == Verdict::kChanged;
-      if (info.kind == metrics::Kind::kGauge && sampled >= 0 && sampled < cmp.rules.min_gauge_samples && change)
-        row.cells[v].verdict = Verdict::kFewSamples;
+      measure_cell(row.cells[0], row.cells[v], cmp.rules);
+      const int a = fewest_samples[{group, 0}], b = fewest_samples[{group, v}];
+      row.cells[v].fewest_samples = a < 0 ? b : b < 0 ? a : std::min(a, b);
     }
-    if (g.only_in.contains(row.name)) mark_absent(g, row);
     g.rows.push_back(std::move(row));
   }
+  // 6. Verdicts, once every p value of the comparison is known.
+  judge_comparison(cmp);
   return cmp;
 }
 

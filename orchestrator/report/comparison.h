@@ -18,6 +18,8 @@
 
 namespace foliolab::report {
 
+// "Significant" below means after false-discovery control over the comparison's tests
+// (Cell::p_adjusted); a cell judged alone (compare_cell) is a family of one.
 enum class Verdict {
   kBaseline,     // the baseline's own cell
   kImprovement,  // significant, at least the threshold, better in the metric's direction
@@ -25,6 +27,10 @@ enum class Verdict {
   kChanged,      // significant and at least the threshold, but the metric has no direction
   kNoChange,     // no significant change of at least the threshold, and one would have been seen
   kNoisy,        // no verdict: the spread hides changes of the threshold's size
+  // No verdict: at least the threshold and significant by its own p, but not once p is
+  // adjusted for the comparison's other tests; among that many tests, such a p is what chance
+  // alone gives now and then. Never a change, never trips --fail-on.
+  kUnconfirmed,
   kTooFewRuns,   // no verdict: fewer than VerdictRules::min_runs values on a side
   kFewSamples,   // withheld: a gauge that changed, sampled fewer than VerdictRules::min_gauge_samples times in a step
   kMissing,      // no values on one side (e.g. none of its runs finished)
@@ -47,20 +53,45 @@ struct VerdictRules {
 struct Cell {
   Summary summary;           // n == 0: the variant has no value for this metric
   std::vector<double> values;  // per run, in run order
+  // Finished runs of this variant in the group (0: not known, a cell built by hand). Fewer
+  // values than runs means some runs lacked the metric: summary.n says how many carried it.
+  std::size_t runs = 0;
+  // The fewest counter samples per step over this cell's and the baseline's finished runs
+  // (-1: not recorded). Gauges below VerdictRules::min_gauge_samples get no change verdict.
+  int fewest_samples = -1;
   // Against the baseline (absent for the baseline's own cell):
   std::optional<double> change_pct;  // (mean - baseline) / |baseline| * 100; none if baseline is 0
   double difference = 0;             // mean - baseline mean
-  std::optional<WelchResult> welch;
+  std::optional<WelchResult> welch;  // raw: this cell's test alone
+  // Benjamini–Hochberg adjusted p of welch->p among the comparison's tests: set exactly when
+  // the cell is one of them (is_tested), else none.
+  std::optional<double> p_adjusted;
   bool ci_overlap = true;
-  // Welch p < 1 - confidence AND the two confidence intervals do not overlap: both the
-  // t-test and mmtests' interval rule must agree before a change is called.
+  // p_adjusted <= 1 - confidence AND the two confidence intervals do not overlap: both the
+  // t-test and mmtests' interval rule must agree before a change is called. Never true for a
+  // cell outside the tests (too few runs, missing, absent).
   bool significant = false;
-  std::optional<double> detectable_pct;  // smallest change the test could have flagged
+  // The smallest change the test could have flagged (at the raw level, this cell alone): in
+  // percent of the baseline, and as a difference of means on the test scale, which is all
+  // there is when the baseline mean is 0.
+  std::optional<double> detectable_pct;
+  std::optional<double> detectable_difference;
   Verdict verdict = Verdict::kMissing;
 };
 
-// The verdict of `variant` against `baseline` for a metric (fills every comparison field).
+// Fills the comparison fields of `variant` against `baseline` (change, Welch's test, intervals,
+// detectable change) and resets p_adjusted, significant and the verdict (missing).
+void measure_cell(const Cell& baseline, Cell& variant, const VerdictRules& rules);
+// A measured cell takes part in false-discovery control: both sides have at least
+// VerdictRules::min_runs values. Cells that can never be flagged are left out of the family,
+// where they would only make the adjustment stricter for the others.
+bool is_tested(const Cell& baseline, const Cell& variant, const VerdictRules& rules);
+// The verdict of a measured cell from its fields and p_adjusted (docs/report-json.md, "Verdict").
+void judge_cell(const Cell& baseline, Cell& variant, const metrics::MetricInfo& info, const VerdictRules& rules);
+// measure_cell and judge_cell for a cell judged alone: p_adjusted is its own p.
 void compare_cell(const Cell& baseline, Cell& variant, const metrics::MetricInfo& info, const VerdictRules& rules);
+// 1 - confidence, rounded to 12 decimals so that 0.95 gives the 0.05 people read and compare.
+double significance_level(const VerdictRules& rules);
 double effective_threshold(const metrics::MetricInfo& info, const VerdictRules& rules);
 
 struct MetricRow {
@@ -116,6 +147,14 @@ struct SourceInfo {
   std::size_t invalid = 0;
 };
 
+// How the comparison's p values were adjusted for their number (docs/report-json.md).
+struct FalseDiscoveryControl {
+  const char* method = "benjamini-hochberg";
+  double alpha = 0.05;               // bound on the expected share of false flags among flags
+  std::size_t tests = 0;             // cells in the family (is_tested)
+  std::optional<double> p_cutoff;    // the largest raw p whose adjusted p <= alpha; none if none
+};
+
 struct Comparison {
   std::string baseline;
   std::vector<std::string> variants;  // baseline first
@@ -123,6 +162,7 @@ struct Comparison {
   std::vector<Group> groups;          // by arch, workload name, settings id
   std::map<std::string, std::string> common_settings;  // settings equal in every group
   VerdictRules rules;
+  FalseDiscoveryControl fdr;
   std::size_t total_runs = 0;
   std::vector<std::string> hosts;
   std::vector<std::string> warnings;  // for people: e.g. a variant built from two artifacts
@@ -134,6 +174,11 @@ struct CompareInput {
   std::optional<std::filesystem::path> registry_file;
   VerdictRules rules;
 };
+
+// Adjusts the p values of every tested cell of every group and variant together
+// (Benjamini–Hochberg), then gives every variant cell its verdict; fills `fdr`. The cells must
+// have been measured (measure_cell), with runs and fewest_samples set.
+void judge_comparison(Comparison& comparison);
 
 // Reads (and brings up to date) each folder's index and builds the comparison. Throws
 // common::UsageError for folders without results or an unknown baseline.

@@ -20,7 +20,7 @@ std::optional<Format> format_from_string(std::string_view text);
 
 // What --fail-on can name (docs/report-json.md, "Failures").
 enum class FailOn {
-  kRegression,  // a regression verdict in any cell
+  kRegression,  // a regression verdict in any cell (after false-discovery control: never unconfirmed)
   kCrash,       // a run ended kernel-crash, kernel-warning or boot-failed
   kIntegrity,   // a run ended integrity-failed
   kFailure,     // a run ended in any outcome but ok, skipped and infra-error
@@ -31,6 +31,7 @@ const char* to_string(FailOn kind);
 
 struct FailureSummary {
   std::size_t regressions = 0, improvements = 0, changed = 0, noisy = 0, too_few_runs = 0, few_samples = 0;
+  std::size_t unconfirmed = 0;
   std::size_t crashes = 0, integrity = 0, failed_runs = 0, infra = 0, skipped = 0;
   std::set<FailOn> triggered;  // of the requested kinds, those present
 };
@@ -59,7 +60,12 @@ std::vector<OnlyInList> only_in_lists(const Comparison& comparison);
 // Numbers as people read them: integers without decimals, else 4 significant digits.
 std::string format_number(double value);
 std::string format_change(const Cell& cell);  // "+10.2%", "-3.0%", "new", ""
-char verdict_flag(const Cell& cell);         // 'R' 'I' 'C' '~' '?' '*' ' '
+// The rule in force, one sentence for text, markdown and HTML headers: the test, the
+// false-discovery control over this comparison's tests, and the thresholds.
+std::string rule_text(const Comparison& comparison);
+// "n=3 of 5 runs" when fewer runs than finished carried the metric, else "n=3".
+std::string sample_count_text(const Cell& cell);
+char verdict_flag(const Cell& cell);         // 'R' 'I' 'C' '~' 'u' '?' 's' '*' ' '
 
 void render_text(const Comparison& comparison, const RenderOptions& options, std::ostream& out);
 void render_markdown(const Comparison& comparison, const RenderOptions& options, std::ostream& out);

@@ -47,6 +47,7 @@ FailureSummary summarize_failures(const Comparison& comparison, const std::set<F
           case Verdict::kImprovement: ++s.improvements; break;
           case Verdict::kChanged: ++s.changed; break;
           case Verdict::kNoisy: ++s.noisy; break;
+          case Verdict::kUnconfirmed: ++s.unconfirmed; break;
           case Verdict::kTooFewRuns: ++s.too_few_runs; break;
           case Verdict::kFewSamples: ++s.few_samples; break;
           default: break;
@@ -104,12 +105,29 @@ std::string format_change(const Cell& cell) {
   return fmt::format("{:+.1f}%", pct);
 }
 
+std::string rule_text(const Comparison& cmp) {
+  const FalseDiscoveryControl& fdr = cmp.fdr;
+  return fmt::format(
+      "a change counts when Welch's t-test, its p adjusted for the {} test{} of this comparison "
+      "(Benjamini-Hochberg: at most {:.0f}% of flags expected to be chance), and the {:.0f}% intervals agree that it "
+      "is real, and it is at least the metric's threshold ({})",
+      fdr.tests, fdr.tests == 1 ? "" : "s", fdr.alpha * 100, cmp.rules.confidence * 100,
+      cmp.rules.threshold_pct ? fmt::format("{:.1f}% for every metric", *cmp.rules.threshold_pct)
+                              : std::string("5%; 1% for vmstat-type counters, as LKP"));
+}
+
+std::string sample_count_text(const Cell& cell) {
+  if (cell.runs > cell.summary.n) return fmt::format("n={} of {} runs", cell.summary.n, cell.runs);
+  return fmt::format("n={}", cell.summary.n);
+}
+
 char verdict_flag(const Cell& cell) {
   switch (cell.verdict) {
     case Verdict::kRegression: return 'R';
     case Verdict::kImprovement: return 'I';
     case Verdict::kChanged: return 'C';
     case Verdict::kNoisy: return '~';
+    case Verdict::kUnconfirmed: return 'u';
     case Verdict::kTooFewRuns: return '?';
     case Verdict::kFewSamples: return 's';
     case Verdict::kNoChange: return cell.significant ? '*' : ' ';

@@ -26,7 +26,7 @@ table{border-collapse:collapse;margin:.4em 0}td,th{padding:2px 8px;border-bottom
 th{background:#f4f4f4}td.name,th.name{text-align:left;font-family:ui-monospace,monospace}
 td.left{text-align:left}
 .regression{background:#fde2e1;color:#900;font-weight:bold}.improvement{background:#e1f6e4;color:#065}
-.changed{background:#e3ecfb;color:#124}.noisy,.too-few-runs,.few-samples{color:#888}.missing,.absent{color:#bbb}
+.changed{background:#e3ecfb;color:#124}.noisy,.unconfirmed,.too-few-runs,.few-samples{color:#888}.missing,.absent{color:#bbb}
 pre{background:#f7f7f7;border:1px solid #ddd;padding:.5em;overflow:auto;max-height:30em;font-size:12px}
 dl.summary{display:grid;grid-template-columns:max-content auto;gap:2px 1em}dl.summary dt{font-weight:bold}
 dl.summary dd{margin:0}.fail{color:#900;font-weight:bold}.pass{color:#065;font-weight:bold}
@@ -120,6 +120,7 @@ std::string cell_class(const Cell& c) {
     case Verdict::kImprovement: return "improvement";
     case Verdict::kChanged: return "changed";
     case Verdict::kNoisy: return "noisy";
+    case Verdict::kUnconfirmed: return "unconfirmed";
     case Verdict::kTooFewRuns: return "too-few-runs";
     case Verdict::kFewSamples: return "few-samples";
     case Verdict::kMissing: return "missing";
@@ -129,8 +130,9 @@ std::string cell_class(const Cell& c) {
 }
 
 std::string cell_title(const Cell& c, double threshold) {
-  std::string t = fmt::format("{}; n={}", to_string(c.verdict), c.summary.n);
+  std::string t = fmt::format("{}; {}", to_string(c.verdict), sample_count_text(c));
   if (c.welch) t += fmt::format("; Welch p={:.3g}, df={:.1f}", c.welch->p, c.welch->df);
+  if (c.p_adjusted) t += fmt::format("; adjusted p={:.3g}", *c.p_adjusted);
   t += c.ci_overlap ? "; intervals overlap" : "; intervals do not overlap";
   if (c.detectable_pct) t += fmt::format("; smallest detectable change {:.1f}% (threshold {:.1f}%)", *c.detectable_pct, threshold);
   return t;
@@ -157,12 +159,9 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
     for (const auto& [k, v] : cmp.common_settings) out << h(k) << "=" << h(v) << " ";
     out << "</dd>\n";
   }
-  out << fmt::format("<dt>rule</dt><dd>a change counts when Welch's t-test and the {:.0f}% intervals agree that it is real, and it is at least the metric's threshold ({})</dd>\n",
-                     cmp.rules.confidence * 100,
-                     cmp.rules.threshold_pct ? fmt::format("{:.1f}% for every metric", *cmp.rules.threshold_pct)
-                                             : std::string("5%; 1% for vmstat-type counters"));
-  out << fmt::format("<dt>verdicts</dt><dd>{} regressions, {} improvements, {} changed, {} noisy, {} with too few runs, {} gauges sampled too few times</dd>\n",
-                     f.regressions, f.improvements, f.changed, f.noisy, f.too_few_runs, f.few_samples);
+  out << "<dt>rule</dt><dd>" << h(rule_text(cmp), 1024) << "</dd>\n";
+  out << fmt::format("<dt>verdicts</dt><dd>{} regressions, {} improvements, {} changed, {} noisy, {} unconfirmed, {} with too few runs, {} gauges sampled too few times</dd>\n",
+                     f.regressions, f.improvements, f.changed, f.noisy, f.unconfirmed, f.too_few_runs, f.few_samples);
   out << fmt::format("<dt>runs</dt><dd>{} in all; {} failed, {} crashed, {} integrity errors, {} skipped, {} infra errors</dd>\n",
                      cmp.total_runs, f.failed_runs, f.crashes, f.integrity, f.skipped, f.infra);
   if (!options.fail_on.empty()) {
@@ -184,7 +183,8 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
   out << "</dl>\n<p><label><input type=\"checkbox\" id=\"only-changes\"> only rows with a change</label></p>\n";
   out << "<p class=\"legend\"><span class=\"regression\">regression</span><span class=\"improvement\">improvement</span>"
          "<span class=\"changed\">changed (no better direction)</span><span class=\"noisy\">noisy: spread hides a "
-         "threshold-sized change</span><span class=\"too-few-runs\">fewer than 3 runs</span>"
+         "threshold-sized change</span><span class=\"unconfirmed\">unconfirmed: significant alone, not after adjusting "
+         "for the comparison's tests</span><span class=\"too-few-runs\">fewer than 3 runs</span>"
          "<span class=\"few-samples\">gauge sampled too few times per step</span></p>\n";
 
   out << "<ul>\n";

@@ -37,6 +37,8 @@ std::string string_map(const std::map<std::string, std::string>& map) {
 void write_cell(std::ostream& out, const Cell& c, bool baseline) {
   const Summary& s = c.summary;
   out << fmt::format("{{\"n\":{},\"verdict\":\"{}\"", s.n, to_string(c.verdict));
+  // How many of the variant's finished runs carried the metric (n counts the values).
+  if (c.runs > 0) out << fmt::format(",\"runs\":{},\"runs_with_metric\":{}", c.runs, s.n);
   if (s.n > 0) {
     out << fmt::format(",\"mean\":{},\"mean_kind\":\"{}\",\"stddev\":{},\"cov_pct\":{},\"min\":{},\"max\":{},"
                        "\"ci95\":[{},{}],\"values\":[",
@@ -49,8 +51,9 @@ void write_cell(std::ostream& out, const Cell& c, bool baseline) {
     out << ",\"change_pct\":" << num(c.change_pct) << ",\"difference\":" << num(c.difference) << ",\"welch\":";
     if (c.welch) out << fmt::format("{{\"t\":{},\"df\":{},\"p\":{}}}", num(c.welch->t), num(c.welch->df), num(c.welch->p));
     else out << "null";
-    out << fmt::format(",\"significant\":{},\"ci_overlap\":{},\"detectable_pct\":{}", c.significant, c.ci_overlap,
-                       num(c.detectable_pct));
+    out << fmt::format(",\"p_adjusted\":{},\"significant\":{},\"ci_overlap\":{},\"detectable_pct\":{},"
+                       "\"detectable_difference\":{}",
+                       num(c.p_adjusted), c.significant, c.ci_overlap, num(c.detectable_pct), num(c.detectable_difference));
   }
   out << "}";
 }
@@ -82,16 +85,19 @@ void render_json(const Comparison& cmp, const RenderOptions& options, std::ostre
   out << fmt::format(",\"rules\":{{\"test\":\"welch+ci\",\"confidence\":{},\"min_runs\":{},\"min_gauge_samples\":{},\"threshold_pct\":{}}}",
                      num(cmp.rules.confidence), cmp.rules.min_runs, cmp.rules.min_gauge_samples,
                      num(cmp.rules.threshold_pct));
+  out << fmt::format(",\"fdr\":{{\"method\":\"{}\",\"alpha\":{},\"tests\":{},\"p_cutoff\":{}}}", cmp.fdr.method,
+                     num(cmp.fdr.alpha), cmp.fdr.tests, num(cmp.fdr.p_cutoff));
   out << ",\"common_settings\":" << string_map(cmp.common_settings);
   out << ",\"warnings\":" << list(cmp.warnings, [](const std::string& w) { return str(w, 1024); });
   auto kinds = [&](const std::set<FailOn>& set) {
     return list(set, [](FailOn k) { return fmt::format("\"{}\"", to_string(k)); });
   };
   out << fmt::format(",\"summary\":{{\"regressions\":{},\"improvements\":{},\"changed\":{},\"noisy\":{},"
-                     "\"too_few_runs\":{},\"few_samples\":{},\"crashes\":{},\"integrity_failures\":{},\"failed_runs\":{},"
-                     "\"infra_errors\":{},\"skipped_runs\":{},\"fail_on\":{},\"failed_on\":{},\"failed\":{}}}",
-                     f.regressions, f.improvements, f.changed, f.noisy, f.too_few_runs, f.few_samples, f.crashes, f.integrity,
-                     f.failed_runs, f.infra, f.skipped, kinds(options.fail_on), kinds(f.triggered), !f.triggered.empty());
+                     "\"unconfirmed\":{},\"too_few_runs\":{},\"few_samples\":{},\"crashes\":{},\"integrity_failures\":{},"
+                     "\"failed_runs\":{},\"infra_errors\":{},\"skipped_runs\":{},\"fail_on\":{},\"failed_on\":{},\"failed\":{}}}",
+                     f.regressions, f.improvements, f.changed, f.noisy, f.unconfirmed, f.too_few_runs, f.few_samples,
+                     f.crashes, f.integrity, f.failed_runs, f.infra, f.skipped, kinds(options.fail_on), kinds(f.triggered),
+                     !f.triggered.empty());
   out << ",\"groups\":[";
   for (std::size_t gi = 0; gi < cmp.groups.size(); ++gi) {
     const Group& g = cmp.groups[gi];

@@ -59,10 +59,10 @@ void render_junit(const Comparison& cmp, const RenderOptions& /*options*/, std::
       for (const auto& row : g.rows) {
         const Cell& cell = row.cells[v];
         if (cell.verdict == Verdict::kRegression) {
-          c.regressions.push_back(fmt::format("[{}] {} {} ({} -> {}, p={:.3g}, n={}/{})", where, row.name,
-                                              format_change(cell), format_number(row.cells[0].summary.mean),
+          c.regressions.push_back(fmt::format("[{}] {} {} ({} -> {}, p={:.3g}, adjusted p={:.3g}, n={}/{})", where,
+                                              row.name, format_change(cell), format_number(row.cells[0].summary.mean),
                                               format_number(cell.summary.mean), cell.welch ? cell.welch->p : 1.0,
-                                              row.cells[0].summary.n, cell.summary.n));
+                                              cell.p_adjusted.value_or(1.0), row.cells[0].summary.n, cell.summary.n));
         } else if (cell.verdict == Verdict::kImprovement || cell.verdict == Verdict::kChanged) {
           c.lines.push_back(fmt::format("[{}] {} {} {}", where, to_string(cell.verdict), row.name, format_change(cell)));
         }

@@ -24,7 +24,10 @@ std::string verdict_text(const Cell& c) {
     case Verdict::kNoisy:
       return c.detectable_pct ? fmt::format("{} noisy (detects ≥{:.1f}%)", format_change(c), *c.detectable_pct)
                               : format_change(c) + " noisy";
-    case Verdict::kTooFewRuns: return fmt::format("{} (n={})", format_change(c), c.summary.n);
+    case Verdict::kTooFewRuns: return fmt::format("{} ({})", format_change(c), sample_count_text(c));
+    case Verdict::kUnconfirmed:
+      return fmt::format("{} unconfirmed (p={:.2g} alone, {:.2g} adjusted)", format_change(c), c.welch ? c.welch->p : 1.0,
+                         c.p_adjusted.value_or(1.0));
     case Verdict::kFewSamples: return format_change(c) + " (few samples)";
     case Verdict::kNoChange: return format_change(c) + (c.significant ? " *" : "");
     default: return "";
@@ -51,11 +54,9 @@ void render_markdown(const Comparison& cmp, const RenderOptions& options, std::o
   out << fmt::format("Baseline **{}**; {} runs", md(cmp.baseline), cmp.total_runs);
   for (const auto& s : cmp.sources) out << fmt::format("; {} ({} runs)", md(s.dir.string()), s.runs);
   out << ".\n\n";
-  out << fmt::format("A change counts when Welch's t-test and the {:.0f}% intervals agree that it is real and it is "
-                     "at least the metric's threshold ({}).\n\n",
-                     cmp.rules.confidence * 100,
-                     cmp.rules.threshold_pct ? fmt::format("{:.1f}% for every metric", *cmp.rules.threshold_pct)
-                                             : std::string("5%; 1% for vmstat-type counters"));
+  std::string rule = rule_text(cmp);
+  rule[0] = 'A';
+  out << rule << ".\n\n";
   if (!cmp.common_settings.empty()) {
     out << "Settings in every group:";
     for (const auto& [k, v] : cmp.common_settings) out << fmt::format(" {}={}", md(k), md(v));

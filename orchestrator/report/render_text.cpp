@@ -45,6 +45,10 @@ std::string note(const Comparison& cmp, const MetricRow& row, std::size_t v) {
   if (c.verdict == Verdict::kFewSamples) return fmt::format("{} gauge sampled <{}x per step", clean_text(cmp.variants[v], false, 64), cmp.rules.min_gauge_samples);
   if (c.verdict == Verdict::kNoisy && c.detectable_pct)
     return fmt::format("{} detects >={:.1f}%", clean_text(cmp.variants[v], false, 64), *c.detectable_pct);
+  if (c.verdict == Verdict::kNoisy && c.detectable_difference)  // from a baseline of 0
+    return fmt::format("{} detects >={}", clean_text(cmp.variants[v], false, 64), format_number(*c.detectable_difference));
+  if (c.verdict == Verdict::kUnconfirmed && c.welch && c.p_adjusted)
+    return fmt::format("{} p={:.2g} alone, {:.2g} adjusted", clean_text(cmp.variants[v], false, 64), c.welch->p, *c.p_adjusted);
   return "";
 }
 
@@ -131,30 +135,36 @@ void render_text(const Comparison& cmp, const RenderOptions& options, std::ostre
     for (const auto& [k, v] : cmp.common_settings) settings += fmt::format("{}{}={}", settings.empty() ? "" : " ", k, v);
     out << fmt::format("  settings  {}\n", clean_text(settings, false, 1000));
   }
-  out << fmt::format("  rule      a change counts when Welch's t-test (p < {:.2f}) and the {:.0f}% intervals agree\n"
-                     "            that it is real, and it is at least the metric's threshold\n",
-                     1 - cmp.rules.confidence, cmp.rules.confidence * 100);
+  out << fmt::format("  rule      a change counts when Welch's t-test (adjusted p <= {:.2f}) and the {:.0f}% intervals\n"
+                     "            agree that it is real, and it is at least the metric's threshold\n",
+                     cmp.fdr.alpha, cmp.rules.confidence * 100);
   if (cmp.rules.threshold_pct) out << fmt::format("            (threshold {:.1f}% for every metric)\n", *cmp.rules.threshold_pct);
   else out << "            (threshold 5%; 1% for vmstat-type counters, as LKP)\n";
+  out << fmt::format("  fdr       p adjusted for the {} tests of this comparison (Benjamini-Hochberg): at most\n"
+                     "            {:.0f}% of the flags are expected to be chance; {}\n",
+                     cmp.fdr.tests, cmp.fdr.alpha * 100,
+                     cmp.fdr.p_cutoff ? fmt::format("a p of {:.2g} or less passes", *cmp.fdr.p_cutoff)
+                                      : std::string("no p passes"));
   for (const auto& w : cmp.warnings) out << "  warning   " << clean_text(w, false, 400) << "\n";
 
   // Per variant: verdict counts and failures, the lines a reader looks at first.
   out << "\nsummary\n";
   for (std::size_t v = 0; v < cmp.variants.size(); ++v) {
-    std::size_t reg = 0, imp = 0, chg = 0, runs = 0, failed = 0;
+    std::size_t reg = 0, imp = 0, chg = 0, unc = 0, runs = 0, failed = 0;
     std::map<std::string, int> titles;
     for (const auto& g : cmp.groups) {
       for (const auto& row : g.rows) {
         reg += row.cells[v].verdict == Verdict::kRegression;
         imp += row.cells[v].verdict == Verdict::kImprovement;
         chg += row.cells[v].verdict == Verdict::kChanged;
+        unc += row.cells[v].verdict == Verdict::kUnconfirmed;
       }
       runs += static_cast<std::size_t>(g.outcomes[v].total());
       failed += static_cast<std::size_t>(g.outcomes[v].failed());
       for (const auto& [t, n] : g.outcomes[v].crash_titles) titles[t] += n;
     }
     std::string line = fmt::format("  {:<16} {:>5} runs, {} failed", clean_text(cmp.variants[v], false, 16), runs, failed);
-    if (v > 0) line += fmt::format("; {} regressions, {} improvements, {} changed", reg, imp, chg);
+    if (v > 0) line += fmt::format("; {} regressions, {} improvements, {} changed, {} unconfirmed", reg, imp, chg, unc);
     else line += "; baseline";
     out << line << "\n";
     for (const auto& [t, n] : titles) out << fmt::format("  {:<16} {:>5} x {}\n", "", n, clean_text(t, false, 200));
@@ -200,6 +210,7 @@ void render_text(const Comparison& cmp, const RenderOptions& options, std::ostre
   }
   out << "\nR regression  I improvement  C changed (metric has no better direction)  * significant, below threshold\n"
          "~ too noisy: the smallest detectable change is above the threshold  ? fewer than 3 runs\n"
+         "u unconfirmed: significant alone, not once p is adjusted for the comparison's other tests\n"
          "s gauge sampled too few times per step for a verdict (steps shorter than a few sample_ms)\n";
   if (!options.fail_on.empty()) {
     std::vector<std::string> asked, kinds;

@@ -114,8 +114,8 @@ std::optional<WelchResult> welch_t_test(const Summary& a, const Summary& b) {
   return r;
 }
 
-std::optional<double> detectable_change_pct(const Summary& baseline, const Summary& variant, double confidence) {
-  if (baseline.n < 2 || variant.n < 2 || baseline.test_mean == 0) return std::nullopt;
+std::optional<double> detectable_difference(const Summary& baseline, const Summary& variant, double confidence) {
+  if (baseline.n < 2 || variant.n < 2) return std::nullopt;
   const double na = static_cast<double>(baseline.n);
   const double nb = static_cast<double>(variant.n);
   const double va = baseline.test_variance / na;
@@ -129,9 +129,34 @@ std::optional<double> detectable_change_pct(const Summary& baseline, const Summa
   // Two intervals stop overlapping when the means are further apart than both half-widths.
   const double separation = student_t_critical(na - 1, confidence) * std::sqrt(va) +
                             student_t_critical(nb - 1, confidence) * std::sqrt(vb);
+  return std::max(welch, separation);
+}
+
+std::optional<double> detectable_change_pct(const Summary& baseline, const Summary& variant, double confidence) {
+  if (baseline.test_mean == 0) return std::nullopt;
+  const auto difference = detectable_difference(baseline, variant, confidence);
   // Relative to the baseline on the test scale; for 1/x this is the relative change of the
   // harmonic mean to first order.
-  return 100.0 * std::max(welch, separation) / std::fabs(baseline.test_mean);
+  if (!difference) return std::nullopt;
+  return 100.0 * *difference / std::fabs(baseline.test_mean);
+}
+
+std::vector<double> benjamini_hochberg(std::span<const double> p) {
+  const std::size_t m = p.size();
+  // A p that is not a number counts as 1 (no evidence), which also keeps the sort well defined.
+  const auto clean = [&](std::size_t i) { return std::isnan(p[i]) ? 1.0 : std::clamp(p[i], 0.0, 1.0); };
+  std::vector<std::size_t> order(m);
+  for (std::size_t i = 0; i < m; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return clean(a) < clean(b); });
+  std::vector<double> q(m, 1.0);
+  // Step up from the largest p: the running minimum keeps q monotone in p.
+  double running = 1.0;
+  for (std::size_t rank = m; rank > 0; --rank) {
+    const std::size_t i = order[rank - 1];
+    running = std::min(running, clean(i) * static_cast<double>(m) / static_cast<double>(rank));
+    q[i] = running;
+  }
+  return q;
 }
 
 bool intervals_overlap(const Summary& a, const Summary& b) {

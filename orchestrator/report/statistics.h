@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <vector>
 
 namespace foliolab::report {
 
@@ -46,12 +47,24 @@ struct WelchResult {
 // side has fewer than 2 values. Two constant samples: p = 1 if equal, else p = 0.
 std::optional<WelchResult> welch_t_test(const Summary& a, const Summary& b);
 
-// The smallest |difference of means|, in percent of the baseline mean, that would be called
-// significant with these sample sizes and spreads: by Welch's test at `confidence` and by
-// non-overlapping intervals (the larger of the two). nullopt when it cannot be computed
-// (n < 2 on a side, or a baseline mean of 0).
+// The smallest |difference of means| on the test scale (x, or 1/x when harmonic) that would be
+// called significant with these sample sizes and spreads: by Welch's test at `confidence` and
+// by non-overlapping intervals (the larger of the two). 0 when both samples are constant;
+// nullopt when n < 2 on a side.
+std::optional<double> detectable_difference(const Summary& baseline, const Summary& variant,
+                                            double confidence = kConfidence);
+
+// detectable_difference in percent of the baseline mean. nullopt also when the baseline mean is
+// 0 (no percentage of 0 exists; detectable_difference still answers).
 std::optional<double> detectable_change_pct(const Summary& baseline, const Summary& variant,
                                             double confidence = kConfidence);
+
+// Benjamini–Hochberg adjusted p values (q values), in the order of `p`: q_(i) is the smallest
+// m * p_(j) / j over the ranks j >= i of the sorted p values, capped at 1. Rejecting every
+// hypothesis with q <= alpha keeps the expected share of false rejections among rejections at
+// or below alpha for independent or positively dependent tests (Benjamini & Hochberg 1995;
+// Benjamini & Yekutieli 2001).
+std::vector<double> benjamini_hochberg(std::span<const double> p);
 
 // The two confidence intervals share at least one point.
 bool intervals_overlap(const Summary& a, const Summary& b);

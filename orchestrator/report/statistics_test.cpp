@@ -155,5 +155,86 @@ TEST(Statistics, ThresholdDecidesBetweenSignificantAndReported) {
   EXPECT_EQ(verdict_of(zero, some, metrics::Direction::kLower, 5.0), Verdict::kRegression);
 }
 
+TEST(Statistics, BenjaminiHochbergAgainstHandComputedValues) {
+  // Sorted: 0.005 (rank 1), 0.01 (2), 0.03 (3), 0.04 (4); m p / rank = 0.02, 0.02, 0.04, 0.04,
+  // already monotone. Results come back in input order.
+  const std::vector<double> p = {0.01, 0.04, 0.03, 0.005};
+  const std::vector<double> q = benjamini_hochberg(p);
+  ASSERT_EQ(q.size(), 4u);
+  EXPECT_NEAR(q[0], 0.02, 1e-12);
+  EXPECT_NEAR(q[1], 0.04, 1e-12);
+  EXPECT_NEAR(q[2], 0.04, 1e-12);
+  EXPECT_NEAR(q[3], 0.02, 1e-12);
+  // Step-up: 0.6 alone would be 1.2 (capped 1), but the larger p at rank 2 gives 0.7 to both.
+  const std::vector<double> r = {0.6, 0.7};
+  EXPECT_EQ(benjamini_hochberg(r), (std::vector<double>{0.7, 0.7}));
+  // Ties, 1s, a NaN (no evidence: 1) and nothing at all.
+  const std::vector<double> t = {1, 1, std::nan(""), 0};
+  EXPECT_EQ(benjamini_hochberg(t), (std::vector<double>{1, 1, 1, 0}));
+  EXPECT_TRUE(benjamini_hochberg(std::vector<double>{}).empty());
+  // One test: q is p.
+  EXPECT_EQ(benjamini_hochberg(std::vector<double>{0.03}), std::vector<double>{0.03});
+}
+
+Cell judged(const std::vector<double>& base, const std::vector<double>& variant,
+            metrics::Direction direction = metrics::Direction::kLower) {
+  metrics::MetricInfo info;
+  info.direction = direction;
+  Cell b, v;
+  b.summary = summarize(base, false);
+  v.summary = summarize(variant, false);
+  compare_cell(b, v, info, VerdictRules{});
+  return v;
+}
+
+// The case: from a baseline of all zeros, [0, 0, 300] has no percentage change and no
+// detectable change in percent. It used to skip the noisy step and claim "no-change", while the
+// same data swapped was "noisy". One large value in three runs is not evidence either way.
+TEST(Statistics, ZeroBaselineAgainstOneLargeValueIsNoisyEitherWay) {
+  const std::vector<double> zeros = {0, 0, 0}, one_large = {0, 0, 300};
+  const Cell from_zero = judged(zeros, one_large);
+  EXPECT_EQ(from_zero.verdict, Verdict::kNoisy) << to_string(from_zero.verdict);
+  EXPECT_FALSE(from_zero.significant);
+  EXPECT_FALSE(from_zero.change_pct);
+  EXPECT_FALSE(from_zero.detectable_pct);  // no percentage of 0...
+  ASSERT_TRUE(from_zero.detectable_difference);
+  EXPECT_GT(*from_zero.detectable_difference, 100);  // ...but a difference of means it could see
+  const Cell to_zero = judged(one_large, zeros);
+  EXPECT_EQ(to_zero.verdict, Verdict::kNoisy) << to_string(to_zero.verdict);
+  EXPECT_FALSE(to_zero.significant);
+  // A certain change from 0 is still a change, and nothing from 0 to 0 is none.
+  EXPECT_EQ(judged(zeros, {300, 300, 300}).verdict, Verdict::kRegression);
+  EXPECT_EQ(judged(zeros, {290, 300, 310}).verdict, Verdict::kRegression);
+  EXPECT_EQ(judged(zeros, zeros).verdict, Verdict::kNoChange);
+}
+
+// Constant samples have no spread: equal constants are certainly the same, different ones
+// certainly differ (p = 0), but only with enough runs to call anything.
+TEST(Statistics, AllEqualSamples) {
+  const Cell same = judged({7, 7, 7}, {7, 7, 7});
+  EXPECT_EQ(same.verdict, Verdict::kNoChange);
+  EXPECT_EQ(same.welch->p, 1);
+  EXPECT_EQ(*same.detectable_pct, 0);
+  const Cell up = judged({7, 7, 7}, {9, 9, 9});
+  EXPECT_EQ(up.verdict, Verdict::kRegression);
+  EXPECT_EQ(up.welch->p, 0);
+  EXPECT_TRUE(up.significant);
+  const Cell two = judged({7, 7}, {9, 9});
+  EXPECT_EQ(two.verdict, Verdict::kTooFewRuns);
+  EXPECT_FALSE(two.significant);
+}
+
+// The case: a too-few-runs cell carried significant: true (its own p and intervals).
+TEST(Statistics, TooFewRunsIsNeverSignificant) {
+  const Cell c = judged({1000, 1001}, {2000, 2001});
+  ASSERT_TRUE(c.welch);
+  EXPECT_LT(c.welch->p, 0.05);  // the test alone would call it
+  EXPECT_FALSE(c.ci_overlap);
+  EXPECT_EQ(c.verdict, Verdict::kTooFewRuns);
+  EXPECT_FALSE(c.significant);
+  EXPECT_FALSE(c.p_adjusted);  // not one of the tests
+  EXPECT_TRUE(c.detectable_pct);  // still said: what 2 runs a side could see
+}
+
 }  // namespace
 }  // namespace foliolab::report
