@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   foliolab::cli::add_workloads_command(app, runner, global);
   foliolab::cli::add_boot_command(app, runner, global);
   foliolab::cli::add_run_command(app, runner, global);
+  foliolab::cli::add_bisect_command(app, runner, global);
 
   // Logs go to stderr so that --json output on stdout stays machine-readable.
   auto logger = spdlog::stderr_color_mt("foliolab");

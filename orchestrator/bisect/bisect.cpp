@@ -1,0 +1,421 @@
+#include "bisect/bisect.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <iostream>
+#include <regex>
+
+#include "bisect/judge.h"
+#include "bisect/search.h"
+#include "catalog/catalog.h"
+#include "common/errors.h"
+#include "common/fs.h"
+#include "common/process.h"
+#include "image/initramfs.h"
+#include "kernel/builder.h"
+#include "kernel/patches.h"
+#include "metrics/registry.h"
+#include "plan/plan.h"
+#include "runner/guest.h"
+#include "runner/job_run.h"
+#include "runner/signals.h"
+#include "store/result_store.h"
+#include "vm/machine.h"
+#include "vm/qemu.h"
+
+namespace foliolab::bisect {
+namespace {
+
+namespace fs = std::filesystem;
+using common::UsageError;
+using Clock = std::chrono::steady_clock;
+
+struct Stopped {};  // a stop request ended a guest or a build: nothing more may start
+
+// One point of the search: the variant with the first k patches of its series.
+struct Candidate {
+  std::string label;  // "patch 3/5: 0003-mm-page_io-comment.patch", "no patch"
+  config::KernelVariant variant;
+};
+
+// One row of the step table.
+struct StepRecord {
+  int candidate = 0;
+  std::string label;
+  std::string role;  // "good end", "bad end", "step"
+  Verdict verdict = Verdict::kUnknown;
+  std::string why;
+  std::size_t runs = 0;
+  double seconds = 0;
+};
+
+// Everything the steps share.
+struct Env {
+  const BisectOptions& options;
+  config::Suite suite;
+  config::WorkloadEntry entry;
+  config::Arch arch = config::Arch::kX86_64;
+  catalog::Catalog catalog;
+  metrics::Registry registry;
+  kernel::BuildOptions build;
+  store::ResultStore& store;
+  const runner::SignalWatch& signals;
+  std::string baseline;  // the good end's variant name: compare's baseline for the stored runs
+  int repetitions = 1;
+  int max_repetitions = 1;
+};
+
+std::string file_safe(const std::string& name) {
+  std::string out;
+  for (char c : name) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') ? c : '-';
+  if (!out.ends_with(".patch") && !out.ends_with(".diff")) out += ".patch";
+  return out;
+}
+
+// Candidates 0..n of the variant's series (inherited patches first, as the builder applies
+// them): candidate k is a folder of the first k patches under `dir`, so that the builder moves
+// its one tree from prefix to prefix touching only the files that differ.
+std::vector<Candidate> series_candidates(const config::KernelVariant& variant, const fs::path& dir) {
+  std::vector<kernel::Patch> series;
+  for (const auto& entry : variant.patches) {
+    auto patches = kernel::load_series(entry);
+    series.insert(series.end(), patches.begin(), patches.end());
+  }
+  if (series.empty())
+    throw UsageError(fmt::format("{}: kernel {} has no patches: --series bisects a variant's patch series",
+                                 variant.where.str(), variant.name));
+  std::vector<Candidate> out;
+  for (std::size_t k = 0; k <= series.size(); ++k) {
+    Candidate c{k == 0 ? "no patch" : fmt::format("patch {}/{}: {}", k, series.size(), series[k - 1].name), variant};
+    c.variant.name = fmt::format("{}+{}", variant.name, k);
+    c.variant.patches.clear();
+    if (k > 0) {
+      const fs::path folder = dir / fmt::format("{:03}", k);
+      fs::create_directories(folder);
+      for (std::size_t i = 0; i < k; ++i)
+        common::write_file_atomic(folder / fmt::format("{:04}-{}", i + 1, file_safe(series[i].name)), series[i].text);
+      c.variant.patches = {folder};
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// The candidate's first `repetitions` runs, from the store where they are already (resume) and
+// otherwise built and run now, one guest at a time, each stored as soon as it ends.
+std::vector<RunSample> ensure_runs(Env& env, const Candidate& c, int repetitions) {
+  config::Suite suite = env.suite;  // the jobs hold pointers into it: it lives until they are run
+  suite.kernels = {c.variant};
+  suite.workloads = {env.entry};
+  suite.arches = {env.arch};
+  suite.repetitions = repetitions;
+  suite.baseline = env.baseline;
+  plan::Inputs inputs;
+  inputs.artifact_key = [&](const config::KernelVariant& v, config::Arch a) {
+    return kernel::artifact_key(v, a, kernel::resolve_inputs(v, a, env.build));
+  };
+  inputs.machine = [](config::Arch a) { return vm::profile_for(a).name; };
+  const std::vector<plan::Job> jobs = plan::make_plan(suite, env.catalog, inputs);
+  std::vector<const plan::Job*> pending;
+  for (const auto& job : jobs)
+    if (!env.store.has_run(job.key)) pending.push_back(&job);
+  if (!pending.empty()) {
+    if (env.signals.stopped()) throw Stopped{};
+    runner::JobContext context{suite, env.catalog, env.registry, env.build.cache_dir, {}};
+    runner::JobContext::Kernel kernel;
+    try {
+      kernel.artifact = kernel::build_kernel(c.variant, env.arch, env.build);
+    } catch (const common::Interrupted&) {
+      throw Stopped{};
+    }
+    auto meta = nlohmann::json::parse(common::read_file(kernel.artifact.metadata), nullptr, false);
+    if (!meta.is_discarded()) kernel.metadata = std::move(meta);
+    context.kernels[{c.variant.name, env.arch}] = std::move(kernel);
+    image::base_image(env.arch, context.cache_dir);
+    vm::QemuBackend backend;
+    for (const auto* job : pending) {
+      spdlog::info("{}: run {} of {}", c.label, job->repetition + 1, repetitions);
+      runner::JobRun run = runner::run_job(*job, context, backend, env.signals.stop());
+      if (run.stopped) throw Stopped{};
+      env.store.write_run(run.manifest, run.console, run.records_jsonl);
+    }
+  }
+  std::vector<RunSample> samples;
+  for (const auto& job : jobs)
+    if (auto manifest = env.store.read_manifest(job.key)) samples.push_back(sample_of(*manifest, env.options.metric));
+  return samples;
+}
+
+metrics::Direction metric_direction(const Env& env, const std::string& metric) {
+  if (metric.starts_with("wl.")) {
+    auto info = runner::workload_metric_info(env.catalog, {image::job_step(env.catalog, env.entry)});
+    auto it = info.find(metric);
+    if (it == info.end())
+      throw UsageError(fmt::format("--metric {}: workload {} has no such metric (see `foliolab workloads {}`)", metric,
+                                   env.entry.workload, env.entry.workload));
+    return it->second.direction;
+  }
+  return env.registry.lookup(metric).direction;
+}
+
+// The judging of candidates, crash or metric, with what it learnt from the ends.
+class Judge {
+ public:
+  explicit Judge(Env& env) : env_(env) {}
+
+  // Runs and judges both ends; returns the evidence when they do not reproduce (exit 1).
+  // `good_index` and `bad_index` number the ends in the table.
+  std::optional<std::string> check_ends(const Candidate& good, int good_index, const Candidate& bad, int bad_index,
+                                        std::vector<StepRecord>& rows);
+  // A candidate between the ends; build failures and patches that do not apply are skips.
+  StepRecord judge_step(int index, const Candidate& c);
+  // Printed before the first step.
+  std::string header() const { return header_; }
+
+ private:
+  StepRecord row(int index, const Candidate& c, const char* role, Judgement j, std::size_t runs, Clock::time_point t0) {
+    return {index, c.label, role, j.verdict, std::move(j.why), runs,
+            std::chrono::duration<double>(Clock::now() - t0).count()};
+  }
+  Judgement judge(const std::vector<RunSample>& runs) const {
+    return env_.options.crash ? judge_crash(runs, target_) : judge_metric(finished_values(runs), good_, bad_);
+  }
+
+  Env& env_;
+  CrashTarget target_;
+  std::vector<double> good_, bad_;  // metric mode: the ends' values
+  std::string header_;
+};
+
+std::optional<std::string> Judge::check_ends(const Candidate& good, int good_index, const Candidate& bad,
+                                             int bad_index, std::vector<StepRecord>& rows) {
+  auto t0 = Clock::now();
+  auto good_runs = ensure_runs(env_, good, env_.repetitions);
+  auto t1 = Clock::now();
+  auto bad_runs = ensure_runs(env_, bad, env_.repetitions);
+  if (env_.options.crash) {
+    if (!env_.options.crash_pattern.empty()) {
+      target_.pattern_text = env_.options.crash_pattern;
+      target_.pattern = std::regex(env_.options.crash_pattern);
+    }
+    auto title = find_target_title(bad_runs, target_);
+    std::string outcomes;
+    for (const auto& r : bad_runs) outcomes += (outcomes.empty() ? "" : ", ") + r.outcome;
+    if (!title)
+      return fmt::format("bad is not bad: {} did not crash{} in {} run{} (outcomes: {})", bad.label,
+                         target_.pattern ? " with a title matching '" + target_.pattern_text + "'" : "",
+                         bad_runs.size(), bad_runs.size() == 1 ? "" : "s", outcomes);
+    target_.title = *title;
+    Judgement g = judge_crash(good_runs, target_);
+    if (g.verdict != Verdict::kGood) return fmt::format("good is not good: {}: {}", good.label, g.why);
+    rows.push_back(row(good_index, good, "good end", g, good_runs.size(), t0));
+    rows.push_back(row(bad_index, bad, "bad end", judge_crash(bad_runs, target_), bad_runs.size(), t1));
+    header_ = fmt::format("crash: {}", target_.title);
+    return std::nullopt;
+  }
+  const auto direction = metric_direction(env_, env_.options.metric);
+  EndsCheck ends = bisect::check_ends(finished_values(good_runs), finished_values(bad_runs), direction,
+                                      env_.options.min_change_pct);
+  if (!ends.reproduced && env_.max_repetitions > env_.repetitions) {  // more runs may separate them
+    good_runs = ensure_runs(env_, good, env_.max_repetitions);
+    bad_runs = ensure_runs(env_, bad, env_.max_repetitions);
+    ends = bisect::check_ends(finished_values(good_runs), finished_values(bad_runs), direction,
+                              env_.options.min_change_pct);
+  }
+  if (!ends.reproduced) return fmt::format("the ends do not reproduce a regression of {}: {}", env_.options.metric, ends.why);
+  good_ = finished_values(good_runs);
+  bad_ = finished_values(bad_runs);
+  if (env_.options.min_change_pct > 0 && ends.detectable_pct && env_.options.min_change_pct < *ends.detectable_pct)
+    throw UsageError(fmt::format("--min-change {}%: {} runs per candidate can detect changes of {:.1f}% or more here "
+                                 "(good n {}, bad n {}); ask for at least that, or more --repetitions",
+                                 env_.options.min_change_pct, env_.repetitions, *ends.detectable_pct, good_.size(),
+                                 bad_.size()));
+  rows.push_back(row(good_index, good, "good end", {Verdict::kGood, ends.why}, good_runs.size(), t0));
+  rows.push_back(row(bad_index, bad, "bad end", {Verdict::kBad, fmt::format("{:+.1f}%", ends.change_pct)}, bad_runs.size(), t1));
+  header_ = fmt::format("metric {}: {:+.1f}% from good to bad; the smallest change {} runs can detect here: {}",
+                        env_.options.metric, ends.change_pct, good_.size(),
+                        ends.detectable_pct ? fmt::format("{:.1f}%", *ends.detectable_pct) : std::string("unknown"));
+  return std::nullopt;
+}
+
+StepRecord Judge::judge_step(int index, const Candidate& c) {
+  const auto t0 = Clock::now();
+  int repetitions = env_.repetitions;
+  try {
+    for (;;) {
+      auto runs = ensure_runs(env_, c, repetitions);
+      Judgement j = judge(runs);
+      if (j.verdict != Verdict::kUnknown) return row(index, c, "step", j, runs.size(), t0);
+      if (repetitions >= env_.max_repetitions) {
+        j.verdict = Verdict::kSkip;
+        j.why = fmt::format("still undecided after {} runs: {}", runs.size(), j.why);
+        return row(index, c, "step", j, runs.size(), t0);
+      }
+      repetitions = std::min(env_.max_repetitions, repetitions + env_.repetitions);
+      spdlog::info("{}: {}; {} runs now", c.label, j.why, repetitions);
+    }
+  } catch (const common::UsageError& e) {  // a patch that does not apply
+    return row(index, c, "step", {Verdict::kSkip, "not buildable: " + first_line(e.what())}, 0, t0);
+  } catch (const common::InfraError& e) {  // a kernel that does not compile
+    return row(index, c, "step", {Verdict::kSkip, "not buildable: " + first_line(e.what())}, 0, t0);
+  }
+}
+
+nlohmann::json rows_json(const std::vector<StepRecord>& rows) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : rows)
+    out.push_back({{"candidate", r.candidate}, {"label", r.label}, {"role", r.role}, {"verdict", to_string(r.verdict)},
+                   {"why", r.why}, {"runs", r.runs}, {"seconds", r.seconds}});
+  return out;
+}
+
+void print_rows(std::ostream& out, const std::vector<StepRecord>& rows) {
+  out << fmt::format("{:>3}  {:<48} {:<8} {:<7} {:>4} {:>7}  {}\n", "#", "candidate", "role", "verdict", "runs",
+                     "seconds", "evidence");
+  for (const auto& r : rows)
+    out << fmt::format("{:>3}  {:<48} {:<8} {:<7} {:>4} {:>7.0f}  {}\n", r.candidate, r.label.substr(0, 48), r.role,
+                       to_string(r.verdict), r.runs, r.seconds, r.why);
+}
+
+}  // namespace
+
+
+namespace {
+
+// Options checked and the suite's parts found; UsageError names the problem.
+void check_options(const BisectOptions& o) {
+  if (!o.series)
+    throw UsageError("bisect over commits (--good/--bad refs of a {git: ...} source) is not built yet; --series "
+                     "bisects the variant's patch series (docs/bisect.md)");
+  if (o.crash == !o.metric.empty()) throw UsageError("give exactly one of --crash [REGEX] and --metric METRIC");
+  if (o.workload.empty()) throw UsageError("--workload NAME: which of the suite's workloads[].name to run");
+  if (o.repetitions < 0 || o.max_repetitions < 0) throw UsageError("--repetitions and --max-repetitions must be >= 1");
+  if (!o.crash_pattern.empty()) try {
+      std::regex check(o.crash_pattern);
+    } catch (const std::regex_error& e) {
+      throw UsageError(fmt::format("--crash {}: not a regular expression ({})", o.crash_pattern, e.what()));
+    }
+}
+
+const config::WorkloadEntry& find_entry(const config::Suite& suite, const std::string& name) {
+  std::string known;
+  for (const auto& w : suite.workloads) {
+    if (w.name == name) return w;
+    known += (known.empty() ? "" : ", ") + w.name;
+  }
+  throw UsageError(fmt::format("--workload {}: {} has no workload of that name (known: {})", name,
+                               suite.file.string(), known));
+}
+
+nlohmann::json result_json(const std::vector<Candidate>& cands, int first_k, const Narrowed& n) {
+  nlohmann::json r = {{"first_bad", nullptr}, {"last_good", cands[static_cast<std::size_t>(n.last_good)].label}};
+  if (n.exact()) r["first_bad"] = cands[static_cast<std::size_t>(n.first_bad)].label;
+  nlohmann::json range = nlohmann::json::array();
+  for (int i : n.skipped) range.push_back(cands[static_cast<std::size_t>(i)].label);
+  range.push_back(cands[static_cast<std::size_t>(n.first_bad)].label);
+  r["range"] = range;
+  r["first_bad_index"] = first_k + n.first_bad;
+  return r;
+}
+
+int search(Env& env, const std::vector<Candidate>& cands, int first_k, std::ostream& out) {
+  Judge judge(env);
+  std::vector<StepRecord> rows;
+  const int last = static_cast<int>(cands.size()) - 1;
+  const fs::path state = env.store.dir() / "bisect.json";
+  auto save = [&](const nlohmann::json& extra) {
+    nlohmann::json doc = {{"steps", rows_json(rows)}, {"expected_steps", expected_steps(last + 1)}};
+    doc.update(extra);
+    common::write_file_atomic(state, doc.dump(2) + "\n");
+    return doc;
+  };
+  if (auto evidence = judge.check_ends(cands.front(), first_k, cands.back(), first_k + last, rows)) {
+    save({{"result", "ends-not-reproduced"}, {"evidence", *evidence}});
+    if (env.options.json) out << save({{"result", "ends-not-reproduced"}, {"evidence", *evidence}}).dump(2) << "\n";
+    else print_rows(out, rows);
+    std::cerr << "foliolab bisect: " << *evidence << "\n";
+    return static_cast<int>(common::ExitCode::kFailures);
+  }
+  spdlog::info("{}; {} candidates between the ends, at most {} steps without skips", judge.header(), last - 1,
+               expected_steps(last + 1));
+  std::vector<Verdict> verdicts(cands.size(), Verdict::kUnknown);
+  verdicts.front() = Verdict::kGood;
+  verdicts.back() = Verdict::kBad;
+  while (auto next = next_candidate(verdicts)) {
+    const auto& c = cands[static_cast<std::size_t>(*next)];
+    spdlog::info("step {}: {}", rows.size() - 1, c.label);
+    rows.push_back(judge.judge_step(first_k + *next, c));
+    verdicts[static_cast<std::size_t>(*next)] = rows.back().verdict;
+    spdlog::info("step {}: {} {} ({})", rows.size() - 2, c.label, to_string(rows.back().verdict), rows.back().why);
+    save({{"result", "running"}});
+  }
+  const Narrowed n = narrowed(verdicts);
+  nlohmann::json doc = save({{"result", n.exact() ? "first-bad" : "range"}, {"header", judge.header()},
+                             {"answer", result_json(cands, first_k, n)}});
+  if (env.options.json) {
+    out << doc.dump(2) << "\n";
+    return 0;
+  }
+  out << judge.header() << "\n";
+  print_rows(out, rows);
+  const int steps = static_cast<int>(rows.size()) - 2;
+  out << fmt::format("steps: {} (ceil(log2({})) = {})\n", steps, last, expected_steps(last + 1));
+  if (n.exact()) {
+    out << "first bad: " << cands[static_cast<std::size_t>(n.first_bad)].label << "\n";
+  } else {
+    out << fmt::format("first bad: one of these (skipped candidates hide which):\n");
+    for (int i : n.skipped) out << "  " << cands[static_cast<std::size_t>(i)].label << " (skipped)\n";
+    out << "  " << cands[static_cast<std::size_t>(n.first_bad)].label << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_bisect(const BisectOptions& o, std::ostream& out) {
+  check_options(o);
+  config::Suite suite = config::load_suite(o.suite_file);
+  const std::string variant_name = o.kernel.empty() ? suite.baseline : o.kernel;
+  const config::KernelVariant* variant = suite.find_kernel(variant_name);
+  if (!variant) throw UsageError(fmt::format("--kernel {}: {} has no such kernel variant", variant_name, o.suite_file.string()));
+  const config::Arch arch = o.arch.value_or(suite.arches.front());
+  const fs::path results = o.results_dir ? *o.results_dir
+                                         : fs::path("results") / fmt::format("{}-bisect-{}", suite.name, o.workload);
+  store::ResultStore store(results);
+  std::error_code ec;
+  if (!o.resume && fs::exists(store.runs_dir(), ec) && !fs::is_empty(store.runs_dir(), ec))
+    throw UsageError(fmt::format("{} already holds runs; pass --resume to continue that bisect, or --results DIR",
+                                 results.string()));
+  const config::WorkloadEntry entry = find_entry(suite, o.workload);
+  std::vector<Candidate> cands = series_candidates(*variant, results / "series");
+  const int n = static_cast<int>(cands.size()) - 1;
+  const int good = o.good.value_or(0), bad = o.bad.value_or(n);
+  if (good < 0 || bad > n || good >= bad)
+    throw UsageError(fmt::format("--good {} --bad {}: need 0 <= good < bad <= {} (patches in the series)", good, bad, n));
+  cands = std::vector<Candidate>(cands.begin() + good, cands.begin() + bad + 1);
+
+  runner::SignalWatch signals;
+  kernel::BuildOptions build;
+  build.cache_dir = o.cache_dir ? *o.cache_dir : suite.cache_dir ? *suite.cache_dir : common::default_cache_dir();
+  build.jobs = o.build_jobs;
+  Env env{o, suite, entry, arch, catalog::Catalog::load(catalog::default_workloads_dir()),
+          metrics::Registry::load_default(), build, store, signals, cands.front().variant.name, 1, 1};
+  env.repetitions = o.repetitions > 0 ? o.repetitions : o.crash ? 1 : 3;
+  env.max_repetitions = std::max(env.repetitions, o.max_repetitions > 0 ? o.max_repetitions : 3 * env.repetitions);
+  spdlog::info("bisect {} ({} patches, candidates {}..{}) with {} on {}, results in {}", variant->name, n, good, bad,
+               entry.name, config::to_string(arch), results.string());
+  try {
+    return search(env, cands, good, out);
+  } catch (const Stopped&) {
+    std::cerr << fmt::format("foliolab bisect: interrupted by {}; every finished run is stored: rerun with --resume\n",
+                             runner::signal_name(signals.signal()));
+    return 128 + signals.signal();
+  }
+}
+
+}  // namespace foliolab::bisect
