@@ -6,14 +6,14 @@
 //     kernel's scans end in pte_uffd_wp, the patched kernel's in pte_non_present;
 //   - flags the canary (canary-khugepaged-skip-alternate) as a regression in the metric its
 //     README names, wl.collapsed_fraction of the full-fill khugepaged-collapse workload;
-//   - finds no regression or improvement for nonswap-abort in the counts, fractions and sizes
-//     of the workloads without special PTEs (its README: "Workloads without special PTEs must
-//     show no significant change"); latencies and throughputs are reported, not asserted.
+//   - finds no regression or improvement for nonswap-abort in any metric of the workloads
+//     without special PTEs (its README: "Workloads without special PTEs must show no
+//     significant change"), latencies and throughputs included now that compare controls
+//     false discoveries.
 // Needs the base x86_64 kernel of examples/multiarch.yaml in the cache (ci/test builds it).
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -77,7 +77,17 @@ TEST(Quickstart, ComparisonShowsTheFixAndFlagsTheCanary) {
   EXPECT_EQ(summary["crashes"], 0) << text;
   EXPECT_EQ(summary["integrity_failures"], 0) << text;
 
-  // The fix: the scan stops on the uffd-wp marker as a non-present entry.
+  // The fix: the scan stops on the uffd-wp marker as a non-present entry. Every run moves, but
+  // 5 runs of a histogram whose base counts vary (8 to 20) give Welch a p near 0.01, and among
+  // the report's ~1000 cells Benjamini-Hochberg keeps that below its cut: the cell is
+  // "changed" when the control confirms it, else "unconfirmed", never "no-change" or "noisy".
+  auto expect_shift = [](const json& metric) {
+    const json& cell = metric.at("cells")["nonswap-abort"];
+    const std::string verdict = cell.value("verdict", "");
+    EXPECT_TRUE(verdict == "changed" || verdict == "unconfirmed") << metric.dump(1);
+    EXPECT_LT(cell["welch"]["p"].get<double>(), 0.05) << metric.dump(1);
+    EXPECT_FALSE(cell["ci_overlap"].get<bool>()) << metric.dump(1);
+  };
   const json* nonpresent = group_of(report, "nonpresent-uffd-wp");
   ASSERT_NE(nonpresent, nullptr) << text;
   const json* uffd_wp = metric_of(*nonpresent, "trace.mm_khugepaged_scan_pmd.pte_uffd_wp");
@@ -86,10 +96,10 @@ TEST(Quickstart, ComparisonShowsTheFixAndFlagsTheCanary) {
   ASSERT_NE(non_present, nullptr) << text;
   EXPECT_GT(mean_of(*uffd_wp, "base"), 0) << uffd_wp->dump(1);
   EXPECT_EQ(mean_of(*uffd_wp, "nonswap-abort"), 0) << uffd_wp->dump(1);
-  EXPECT_EQ(uffd_wp->at("cells")["nonswap-abort"]["verdict"], "changed") << uffd_wp->dump(1);
+  expect_shift(*uffd_wp);
   EXPECT_EQ(mean_of(*non_present, "base"), 0) << non_present->dump(1);
   EXPECT_GT(mean_of(*non_present, "nonswap-abort"), 0) << non_present->dump(1);
-  EXPECT_EQ(non_present->at("cells")["nonswap-abort"]["verdict"], "changed") << non_present->dump(1);
+  expect_shift(*non_present);
   // The canary does not touch special PTEs: its histogram stays the base kernel's.
   EXPECT_GT(mean_of(*uffd_wp, "canary"), 0) << uffd_wp->dump(1);
 
@@ -104,27 +114,19 @@ TEST(Quickstart, ComparisonShowsTheFixAndFlagsTheCanary) {
   EXPECT_LT(mean_of(*collapsed, "canary"), 0.95) << collapsed->dump(1);
 
   // Nothing else moves for the fix where there are no special PTEs: no regression or
-  // improvement in any count, fraction or size. Latencies and throughputs are left out of the
-  // assertion: under TCG on a shared 2-core host, 5 runs of a fault latency separate by chance
-  // now and then (the quickstart once flagged the canary's swap-in p50, which the canary does
-  // not touch, as -8.5% "improved"); they are printed when they move.
-  auto is_timing = [](const std::string& unit) {
-    return unit == "us" || unit == "ms" || unit == "s" || unit == "ns" ||
-           (unit.size() > 2 && unit.compare(unit.size() - 2, 2, "/s") == 0);
-  };
+  // improvement in any metric of these groups, latencies and throughputs included. Before
+  // compare controlled false discoveries, 5 runs of a fault latency under TCG separated by
+  // chance now and then (the quickstart once flagged the canary's swap-in p50, which the canary
+  // does not touch, as -8.5% "improved"), and timings were left out of this assertion; with
+  // Benjamini-Hochberg over the report's cells such a chance p no longer makes a flag.
   for (const std::string name : {"collapse-full", "swap-thp"}) {
     const json* g = group_of(report, name);
     ASSERT_NE(g, nullptr) << name << "\n" << text;
     for (const auto& m : (*g)["metrics"]) {
-      const std::string metric = m["name"];
       const std::string verdict = m["cells"]["nonswap-abort"].value("verdict", "");
-      if (verdict != "regression" && verdict != "improvement") continue;
-      if (is_timing(m.value("unit", ""))) {
-        std::printf("note: %s %s: nonswap-abort %s (timing, not asserted)\n", name.c_str(), metric.c_str(),
-                    verdict.c_str());
-        continue;
-      }
-      ADD_FAILURE() << name << " " << metric << ": nonswap-abort " << verdict << "\n" << m.dump(1);
+      if (verdict == "regression" || verdict == "improvement")
+        ADD_FAILURE() << name << " " << m["name"].get<std::string>() << ": nonswap-abort " << verdict << "\n"
+                      << m.dump(1);
     }
   }
 }
