@@ -344,8 +344,8 @@ int search(Env& env, const std::vector<Candidate>& cands, int first_k, std::ostr
   spdlog::info("{}; {} candidates between the ends, at most {} steps without skips", judge.header(), last - 1,
                expected_steps(last + 1));
   std::vector<Verdict> verdicts(cands.size(), Verdict::kUnknown);
-  verdicts.front() = Verdict::kGood;
-  verdicts.back() = Verdict::kBad;
+  verdicts.at(0) = Verdict::kGood;  // at(): GCC cannot see that there are two candidates at least
+  verdicts.at(static_cast<std::size_t>(last)) = Verdict::kBad;
   while (auto next = next_candidate(verdicts)) {
     const auto& c = cands[static_cast<std::size_t>(*next)];
     spdlog::info("step {}: {}", rows.size() - 1, c.label);

@@ -172,6 +172,36 @@ TEST(Fs, AtomicWriteReplacesWholeFile) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
 }
 
+TEST(Fs, AtomicWriteNeverFollowsAPlantedLinkAtAPredictableName) {
+  TemporaryDirectory tmp(std::filesystem::temp_directory_path(), "fs-test");
+  auto p = tmp.path() / "manifest.json";
+  auto victim = tmp.path() / "victim";
+  write_file_atomic(victim, "victim");
+  // The name the old implementation used: path + ".tmp-<pid>".
+  std::filesystem::create_symlink(victim, std::filesystem::path(p.string() + ".tmp-" + std::to_string(::getpid())));
+  write_file_atomic(p, "content");
+  EXPECT_EQ(read_file(p), "content");
+  EXPECT_EQ(read_file(victim), "victim") << "the write went through the link";
+  EXPECT_TRUE(std::filesystem::is_regular_file(std::filesystem::symlink_status(p)));
+}
+
+TEST(Fs, AtomicWritesOfOnePathFromManyThreadsEachLandWhole) {
+  TemporaryDirectory tmp(std::filesystem::temp_directory_path(), "fs-test");
+  auto p = tmp.path() / "state.json";
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) write_file_atomic(p, std::string(1000 + static_cast<std::size_t>(t), 'a' + static_cast<char>(t)));
+    });
+  for (auto& t : threads) t.join();
+  const std::string final = read_file(p);
+  ASSERT_GE(final.size(), 1000u);
+  EXPECT_EQ(final, std::string(final.size(), final[0])) << "a write was interleaved with another";
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(tmp.path())) ++files;
+  EXPECT_EQ(files, 1u) << "temporary files left behind";
+}
+
 TEST(Fs, TailLines) {
   TemporaryDirectory dir(fs::temp_directory_path(), "foliolab-fs-test");
   auto p = dir.path() / "log";

@@ -1,6 +1,7 @@
 #include "common/fs.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -16,20 +17,32 @@
 namespace foliolab::common {
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view content) {
-  auto tmp = path;
-  tmp += fmt::format(".tmp-{}", ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InfraError(fmt::format("cannot write {}: {}", tmp.string(), std::strerror(errno)));
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) throw InfraError(fmt::format("cannot write {} (disk full?)", tmp.string()));
+  // A fresh name made by mkstemp (O_CREAT | O_EXCL: never an existing file, never through a
+  // symlink someone planted), so that neither another writer of the same path, in this process
+  // or another, nor a prepared link can make us write somewhere else.
+  std::string tmp = path.string() + ".tmp-XXXXXX";
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw InfraError(fmt::format("cannot create a file beside {}: {}", path.string(), std::strerror(errno)));
+  auto fail = [&](const std::string& what) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw InfraError(what);
+  };
+  ::fchmod(fd, 0644);  // mkstemp makes 0600; results and caches are for every reader
+  for (std::size_t done = 0; done < content.size();) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail(fmt::format("cannot write {} (disk full?): {}", tmp, std::strerror(errno)));
+    done += static_cast<std::size_t>(n);
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    throw InfraError(fmt::format("cannot rename {} to {}: {}", tmp.string(), path.string(), ec.message()));
+  if (::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    throw InfraError(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw InfraError(fmt::format("cannot rename {} to {}: {}", tmp, path.string(), std::strerror(err)));
   }
 }
 

@@ -145,7 +145,7 @@ std::vector<std::pair<std::string, std::string>> required_build_tools() {
 BuildInputs resolve_inputs(const config::KernelVariant& variant, Arch arch, const BuildOptions& options) {
   BuildInputs in;
   in.compiler = compiler_version(toolchain(arch));
-  in.source_id = source_identity(variant.source, options.cache_dir);
+  in.source_id = source_identity(variant.source, options.cache_dir, options.write_cache);
   const fs::path kconfig = config::data_dir() / "images" / "kconfig";
   in.fragments = {kconfig / "common.config", kconfig / (std::string(config::to_string(arch)) + ".config")};
   for (const auto& f : in.fragments)

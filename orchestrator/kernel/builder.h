@@ -46,6 +46,9 @@ struct BuildOptions {
   // returned in KernelArtifact::config; nothing is compiled and no artifact is stored. A cached
   // artifact is returned as is (its config is the final one).
   bool config_only = false;
+  // Computing keys may memoise source hashes in the cache; false for a dry run, which writes
+  // nothing anywhere.
+  bool write_cache = true;
 };
 
 // Inputs of a build, resolved once: the same value gives the same key.

@@ -4,6 +4,7 @@
 
 #include "common/fs.h"
 #include "kernel/builder.h"
+#include "kernel/source.h"
 
 namespace foliolab::kernel {
 namespace {
@@ -25,6 +26,23 @@ class KeyTest : public ::testing::Test {
   BuildInputs inputs_;
   config::KernelVariant variant_;
 };
+
+// A tarball's identity is its hash, memoised in the cache unless the caller writes nothing (a
+// dry run: docs/run.md).
+TEST_F(KeyTest, TarballIdentityIsMemoisedOnlyWhenAskedTo) {
+  const fs::path tarball = dir_->path() / "linux-9.9.tar.xz";
+  std::ofstream(tarball) << "not really a tarball, but bytes to hash";
+  config::KernelSource source;
+  source.kind = config::KernelSource::Kind::kTarball;
+  source.path = tarball;
+  const fs::path cache = dir_->path() / "cache";
+  const std::string dry = source_identity(source, cache, /*remember=*/false);
+  EXPECT_FALSE(fs::exists(cache)) << "a dry run wrote into the cache";
+  const std::string id = source_identity(source, cache);
+  EXPECT_EQ(id, dry);
+  EXPECT_TRUE(fs::exists(cache / "sources" / "tarball-ids.json"));
+  EXPECT_EQ(source_identity(source, cache, false), id) << "the memo is read either way";
+}
 
 TEST_F(KeyTest, SameInputsSameKey) {
   EXPECT_EQ(artifact_key(variant_, config::Arch::kX86_64, inputs_), artifact_key(variant_, config::Arch::kX86_64, inputs_));

@@ -23,7 +23,7 @@ namespace {
 
 // Hashing a 150 MB tarball costs ~0.2 s; memoised by (path, size, mtime) so that a cache hit
 // stays well under the 2 s target even on a cold page cache.
-std::string tarball_identity(const fs::path& tarball, const fs::path& cache_dir) {
+std::string tarball_identity(const fs::path& tarball, const fs::path& cache_dir, bool remember) {
   struct stat st {};
   if (::stat(tarball.c_str(), &st) != 0) throw InfraError("cannot stat " + tarball.string());
   std::string memo_key = fmt::format("{}|{}|{}", tarball.string(), st.st_size, st.st_mtim.tv_sec);
@@ -35,6 +35,7 @@ std::string tarball_identity(const fs::path& tarball, const fs::path& cache_dir)
     if (j.contains(memo_key) && j[memo_key].is_string()) return j[memo_key].get<std::string>();
   }
   std::string id = "tar-" + common::hash_file(tarball);
+  if (!remember) return id;
   j[memo_key] = id;
   fs::create_directories(memo.parent_path());
   common::write_file_atomic(memo, j.dump(2));
@@ -107,7 +108,7 @@ void extract_tarball(const fs::path& tarball, const fs::path& sources, const fs:
 
 }  // namespace
 
-std::string source_identity(const config::KernelSource& source, const fs::path& cache_dir) {
+std::string source_identity(const config::KernelSource& source, const fs::path& cache_dir, bool remember) {
   switch (source.kind) {
     case config::KernelSource::Kind::kDebian: {
       auto tarball = debian_tarball(source.debian_package);
@@ -116,10 +117,10 @@ std::string source_identity(const config::KernelSource& source, const fs::path& 
                                      "`bash ci/get-debian-source {}` (from any Debian suite, without changing "
                                      "which version of any other package the host resolves)",
                                      tarball.string(), source.debian_package, source.debian_package));
-      return tarball_identity(tarball, cache_dir);
+      return tarball_identity(tarball, cache_dir, remember);
     }
     case config::KernelSource::Kind::kTarball:
-      return tarball_identity(source.path, cache_dir);
+      return tarball_identity(source.path, cache_dir, remember);
     case config::KernelSource::Kind::kPath:
       return directory_identity(source.path);
     case config::KernelSource::Kind::kGit:

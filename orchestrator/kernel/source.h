@@ -20,7 +20,10 @@ std::filesystem::path debian_tarball(const std::string& package);
 
 // Cheap identity for a cache-key computation; no extraction. Throws UsageError for a missing
 // source or bad git ref, InfraError for a missing Debian package (naming it).
-std::string source_identity(const config::KernelSource& source, const std::filesystem::path& cache_dir);
+// `remember`: a tarball's hash is memoised in <cache>/sources/tarball-ids.json; false (a dry
+// run, which writes nothing) reads the memo but never writes it.
+std::string source_identity(const config::KernelSource& source, const std::filesystem::path& cache_dir,
+                            bool remember = true);
 
 // Identity + a pristine tree (extracting or creating a worktree when needed, once).
 PreparedSource prepare_source(const config::KernelSource& source, const std::filesystem::path& cache_dir);

@@ -267,11 +267,14 @@ void judge_comparison(Comparison& cmp) {
 Comparison build_comparison(const CompareInput& input) {
   Comparison cmp;
   cmp.rules = input.rules;
+  // Each results folder once, however it was named (twice, through a parent, a link).
   std::vector<std::filesystem::path> dirs;
+  std::set<std::filesystem::path> seen_dirs;
   for (const auto& dir : input.dirs) {
     auto found = find_result_stores(dir);
     if (found.empty()) throw common::UsageError(fmt::format("{}: no results (no runs/ folder or index.sqlite)", dir.string()));
-    dirs.insert(dirs.end(), found.begin(), found.end());
+    for (const auto& f : found)
+      if (seen_dirs.insert(std::filesystem::weakly_canonical(f)).second) dirs.push_back(f);
   }
 
   // 1. Bring every index up to date and read its runs.
@@ -280,11 +283,18 @@ Comparison build_comparison(const CompareInput& input) {
   // different things in two workloads).
   std::map<std::string, std::map<std::string, metrics::MetricInfo>> workload_info;
   std::vector<LoadedStore> stores;
+  std::set<std::string> seen_keys;  // a run copied into a second folder is still one run
+  std::size_t duplicates = 0;
   for (const auto& dir : dirs) {
     store::StoreOptions options;
     LoadedStore loaded{std::make_unique<store::ResultStore>(dir, options), {}, {}};
     const auto report = loaded.store->sync_index();
     loaded.runs = loaded.store->index().runs();
+    std::erase_if(loaded.runs, [&](const store::IndexedRun& r) {
+      bool again = !seen_keys.insert(r.job_key).second;
+      duplicates += again;
+      return again;
+    });
     loaded.metric_names = loaded.store->index().metric_names();
     for (auto& [workload, infos] : loaded.store->index().metric_info())
       for (auto& [name, info] : infos) workload_info[workload][name] = info;
@@ -295,6 +305,9 @@ Comparison build_comparison(const CompareInput& input) {
       cmp.warnings.push_back(fmt::format("{}: {} invalid run folder(s) ignored", dir.string(), report.invalid));
     stores.push_back(std::move(loaded));
   }
+  if (duplicates > 0)
+    cmp.warnings.push_back(fmt::format("{} run(s) found in more than one results folder (the same job key) counted once",
+                                       duplicates));
   std::optional<metrics::Registry> user_registry;
   if (input.registry_file) user_registry = metrics::Registry::load(*input.registry_file);
 

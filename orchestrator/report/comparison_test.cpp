@@ -243,6 +243,28 @@ TEST(Comparison, TreesFromTwoMachinesCompareTogether) {
   EXPECT_EQ(find_result_stores(t.tmp.path()).size(), 2u);
 }
 
+// A folder named twice (directly, through its parent, through a link) and a run copied into a
+// second folder are each counted once: n stays 5 a side, and the copy is said in a warning.
+TEST(Comparison, OverlappingFoldersCountEachRunOnce) {
+  Tree t;
+  write_tree(t.dir());
+  const auto once = build_comparison(CompareInput{{t.dir()}, std::nullopt, std::nullopt, {}});
+  fs::create_directory_symlink(t.dir(), t.tmp.path() / "link");
+  const auto overlapping = build_comparison(
+      CompareInput{{t.dir(), t.dir(), t.tmp.path(), t.tmp.path() / "link"}, std::nullopt, std::nullopt, {}});
+  EXPECT_EQ(overlapping.total_runs, once.total_runs);
+  EXPECT_EQ(row(overlapping.groups[0], "wl.throughput").cells[1].summary.n, 5u);
+
+  fs::create_directories(t.dir("copy"));
+  fs::copy(t.dir() / "runs", t.dir("copy") / "runs", fs::copy_options::recursive);
+  const auto copied = build_comparison(CompareInput{{t.dir(), t.dir("copy")}, std::nullopt, std::nullopt, {}});
+  EXPECT_EQ(copied.total_runs, once.total_runs);
+  EXPECT_EQ(row(copied.groups[0], "wl.throughput").cells[0].summary.n, 5u);
+  bool warned = false;
+  for (const auto& w : copied.warnings) warned = warned || w.find("counted once") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
 int exit_code(const fs::path& dir, std::set<FailOn> fail_on, Format format = Format::kText, std::string* text = nullptr,
               std::optional<std::string> baseline = std::nullopt) {
   CompareCommand c;

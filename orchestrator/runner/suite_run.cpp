@@ -191,6 +191,7 @@ int run_suite(const RunOptions& options, std::ostream& out) {
   kernel::BuildOptions build;
   build.cache_dir = cache_dir;
   build.jobs = options.build_jobs;
+  build.write_cache = !options.dry_run;  // docs/run.md: a dry run writes nothing
 
   plan::Inputs inputs;
   inputs.artifact_key = [&](const config::KernelVariant& v, config::Arch arch) {
