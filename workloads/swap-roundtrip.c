@@ -8,7 +8,12 @@
  * (thp_swpout for the PMD size, hugepages-<N>kB/stats/swpout for mTHP): an arch without
  * THP_SWAP splits them first, and the result says so.
  * The suite should keep khugepaged slow (long scan_sleep_millisecs): a re-collapse during the
- * swap-in would be measured as swap-in. */
+ * swap-in would be measured as swap-in.
+ *
+ * fault=corrupt|discard damages one page between the first swap-out and the read-back (a
+ * flipped byte; MADV_DONTNEED, so it reads back as zeros), through the same verification as
+ * every run: such a run must end integrity-failed naming that page, which is what shows end to
+ * end that the verification runs (CI asserts it on x86_64). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,10 +24,11 @@
 #include "wl.h"
 
 static uint64_t p_size, p_folio;
-static const char *p_device;
+static const char *p_device, *p_fault;
 static int64_t p_cycles, p_seed;
 
 static const char *const devices[] = {"any", "zram", "disk", NULL};
+static const char *const faults[] = {"none", "corrupt", "discard", NULL};
 
 static const struct wl_param params[] = {
     {"size", WL_P_SIZE, "32M", &p_size, 64 << 10, 1024.0 * 1024 * 1024, NULL, "region size"},
@@ -33,6 +39,10 @@ static const struct wl_param params[] = {
     {"cycles", WL_P_INT, "1", &p_cycles, 1, 100, NULL,
      "swap-out/in cycles; metrics describe the first, later ones only verify"},
     {"seed", WL_P_INT, "0", &p_seed, 0, 0, NULL, "pattern seed (0: from the clock)"},
+    {"fault", WL_P_ENUM, "none", &p_fault, 0, 0, faults,
+     "fault injection after the first swap-out, to prove the verification catches it: corrupt "
+     "flips a byte of one page, discard drops one page (MADV_DONTNEED); the run must end "
+     "integrity-failed naming the page"},
 };
 #define NPARAMS ((int)(sizeof params / sizeof params[0]))
 
@@ -132,6 +142,27 @@ static size_t count_swapped(const struct wl_folio_region *r) {
   return swapped;
 }
 
+/* fault=corrupt|discard: damages one page (a tail page of the middle folio when folios are
+ * large) while the region is swapped out, and says which, so the integrity reason can be
+ * checked against it. */
+static void inject_fault(const struct wl_folio_region *r, size_t ps) {
+  if (strcmp(p_fault, "none") == 0) return;
+  size_t index = r->npages > 2 ? r->npages / 2 + 1 : 0;
+  char *page = wl_folio_page(r, index);
+  if (strcmp(p_fault, "corrupt") == 0) {
+    /* A read-modify-write: the page is swapped in, then one byte of word ps/16 changes. */
+    volatile unsigned char *byte = (volatile unsigned char *)page + ps / 2 + 3;
+    *byte ^= 0x5a;
+    wl_note("fault=corrupt: flipped byte %zu of page %zu at %p after the swap-out", ps / 2 + 3,
+            index, (void *)page);
+  } else {
+    int rc = wl_madvise(page, ps, MADV_DONTNEED);
+    if (rc) wl_fail("fault=discard: MADV_DONTNEED of page %zu: %s", index, strerror(-rc));
+    wl_note("fault=discard: MADV_DONTNEED on page %zu at %p after the swap-out", index,
+            (void *)page);
+  }
+}
+
 int main(int argc, char **argv) {
   wl_report_init(argv[0]);
   wl_params_parse(argc, argv, params, NPARAMS);
@@ -207,6 +238,8 @@ int main(int argc, char **argv) {
                   wl_swap_kind(&dev));
       }
     }
+
+    if (measured) inject_fault(&r, ps);
 
     struct wl_touch_stats st = {.lat = measured ? &lat : NULL};
     uint64_t collapsed0 = 0, collapsed1 = 0;

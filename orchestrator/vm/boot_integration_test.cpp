@@ -182,6 +182,61 @@ TEST_F(BootTest, SegfaultIsAFailedWorkloadWithItsSignal) {
   EXPECT_TRUE(run.result["done"].get<bool>()) << "the guest carries on after a crashing workload";
 }
 
+// Data verification runs end to end. swap-roundtrip with fault=corrupt|discard damages one
+// page between the swap-out and the read-back, through the verification every run uses, and
+// the run must end integrity-failed naming that page; an ok run reports how many page
+// verifications back it. With the verify calls removed, every other test would stay green.
+// 4M of 2M THPs: 1024 pages; the damaged one is page 1024 / 2 + 1 = 513, a tail page of the
+// second THP (swap-roundtrip.c inject_fault).
+std::vector<std::string> swap_roundtrip_args(const std::string& fault) {
+  return {"--setting", "thp.enabled=madvise", "--setting", "swap.zram=64M", "--workload", "swap-roundtrip",
+          "--param", "size=4194304", "--param", "folio=2097152", "--param", "fault=" + fault};
+}
+
+// The run ended integrity-failed in its one step; returns its reason.
+std::string integrity_failure(const nlohmann::json& r, int exit_code) {
+  EXPECT_EQ(exit_code, 1);
+  EXPECT_EQ(r["outcome"], "integrity-failed") << r.dump(2);
+  EXPECT_EQ(r["steps"].size(), 1u) << r.dump(2);
+  if (r["steps"].size() == 1) {
+    EXPECT_EQ(r["steps"][0]["status"], "integrity-failed");
+  }
+  return r["reason"].get<std::string>();
+}
+
+TEST_F(BootTest, IntegrityFailsNamingTheCorruptedPage) {
+  auto run = boot("x86_64", swap_roundtrip_args("corrupt"));
+  if (!run.result.is_object()) return;
+  const auto& r = run.result;
+  const std::string reason = integrity_failure(r, run.exit_code);
+  // The flipped byte is byte 2051: word 256 of page 513, found after the swap-in.
+  EXPECT_NE(reason.find("after swap-in"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("page 513 generation 1: word 256 is"), std::string::npos) << reason;
+  EXPECT_NE(reason.find(" at 0x"), std::string::npos) << "the page's address: " << reason;
+  EXPECT_GT(r["metrics"]["swap-roundtrip"].value("wl.checked_pages", 0.0), 0.0)
+      << "the pages verified before the failure: " << r["metrics"].dump(2);
+}
+
+TEST_F(BootTest, IntegrityFailsNamingTheDiscardedPage) {
+  auto run = boot("x86_64", swap_roundtrip_args("discard"));
+  if (!run.result.is_object()) return;
+  const std::string reason = integrity_failure(run.result, run.exit_code);
+  EXPECT_NE(reason.find("page 513 reads as zeros (expected generation 1)"), std::string::npos) << reason;
+  EXPECT_NE(reason.find(" at 0x"), std::string::npos) << "the page's address: " << reason;
+}
+
+TEST_F(BootTest, OkSwapRoundtripReportsItsCheckedPages) {
+  auto run = boot("x86_64", swap_roundtrip_args("none"));
+  if (!run.result.is_object()) return;
+  const auto& r = run.result;
+  EXPECT_EQ(r["outcome"], "ok") << r.dump(2);
+  // One cycle verifies all 1024 pages three times: after the first write, after the swap-in
+  // and after the rewrite.
+  const auto& m = r["metrics"]["swap-roundtrip"];
+  ASSERT_TRUE(m.contains("wl.checked_pages")) << r["metrics"].dump(2);
+  EXPECT_EQ(m["wl.checked_pages"].get<double>(), 3 * 1024.0) << r["metrics"].dump(2);
+}
+
 TEST_F(BootTest, GarbageOnTheChannelIsSurvivedAndFlagged) {
   auto run = boot("x86_64", {"--workload", "selftest-garbage"});
   if (!run.result.is_object()) return;

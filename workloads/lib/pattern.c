@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,7 +31,27 @@ static inline uint64_t stream_next(uint64_t *state) {
   return *state ^ (*state >> 29);
 }
 
+/* The checked-page tally: shared with forked children (swapin-race, pmd-swap and the shape
+ * cases verify in a child too), process-local only if the shared mapping cannot be made. */
+static uint64_t g_checked_local;
+static uint64_t *g_checked;
+
+static void count_checked(void) {
+  if (g_checked) __atomic_add_fetch(g_checked, 1, __ATOMIC_RELAXED);
+}
+
+int wl_checked_pages(uint64_t *n) {
+  if (!g_checked) return 0;
+  *n = __atomic_load_n(g_checked, __ATOMIC_RELAXED);
+  return 1;
+}
+
 void wl_pattern_init(struct wl_pattern *p, size_t page_size, uint64_t seed) {
+  if (!g_checked) {
+    void *shared = mmap(NULL, sizeof *g_checked, PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    g_checked = shared == MAP_FAILED ? &g_checked_local : shared;
+  }
   if (seed == 0) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -96,6 +117,7 @@ int wl_check_page(const struct wl_pattern *p, const void *page, uint64_t index, 
   const uint64_t *w = page;
   size_t words = p->page_size / sizeof(uint64_t);
   if (gen == WL_GEN_SKIP) return 0;
+  count_checked();
   if (gen == WL_GEN_ZERO) {
     for (size_t i = 0; i < words; ++i) {
       if (w[i]) {

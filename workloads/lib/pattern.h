@@ -27,7 +27,8 @@ void wl_fill_pages(const struct wl_pattern *p, void *base, uint64_t first, size_
                    unsigned gen);
 
 /* 0 when the page holds (index, gen) (or zeros for WL_GEN_ZERO, or anything for WL_GEN_SKIP);
- * otherwise 1 and a one-line explanation in why. */
+ * otherwise 1 and a one-line explanation in why. Every call but a WL_GEN_SKIP one counts as
+ * one checked page (wl_checked_pages). */
 int wl_check_page(const struct wl_pattern *p, const void *page, uint64_t index, unsigned gen,
                   char *why, size_t cap);
 int wl_page_is_zero(const void *page, size_t page_size);
@@ -44,5 +45,13 @@ struct wl_mismatch {
 size_t wl_verify_pages(const struct wl_pattern *p, const void *base, uint64_t first,
                        size_t npages, const uint8_t *expect, unsigned gen,
                        struct wl_mismatch *m);
+
+/* Pages compared against an expectation so far (wl_check_page calls, WL_GEN_SKIP excluded),
+ * by this process and by the children it forked after its first wl_pattern_init(): the tally
+ * lives in a shared mapping made there. Returns 0 when this process never called
+ * wl_pattern_init() (it is not a data workload), else 1 with the count in *n. The report
+ * library prints it as the metric checked_pages when the workload ends, so an "ok" always
+ * says how many page verifications back it. */
+int wl_checked_pages(uint64_t *n);
 
 #endif

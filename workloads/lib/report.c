@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include "pattern.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,12 +10,27 @@
 
 static const char *g_program = "workload";
 static pid_t g_main_pid;
+static int g_checked_reported;
+
+static void emit_metric(const char *name, double value, const char *unit);
+
+/* checked_pages, once, from the main process of a data workload (one that made a pattern):
+ * before its outcome line, or at exit when main() returns. */
+static void report_checked_pages(void) {
+  uint64_t n;
+  if (g_checked_reported || getpid() != g_main_pid) return;
+  g_checked_reported = 1;
+  if (wl_checked_pages(&n)) emit_metric("checked_pages", (double)n, "pages");
+}
 
 void wl_report_init(const char *program) {
+  static int registered;
   const char *slash = strrchr(program, '/');
   g_program = slash ? slash + 1 : program;
   g_main_pid = getpid();
+  g_checked_reported = 0;
   setvbuf(stdout, NULL, _IOLBF, 0);
+  if (!registered && atexit(report_checked_pages) == 0) registered = 1;
 }
 
 void wl_json_escape(const char *text, char *out, unsigned cap) {
@@ -103,6 +120,10 @@ __attribute__((noreturn)) static void outcome(const char *key, int code, const c
     fflush(stderr);
     _exit(code);
   }
+  /* A skipped step verified nothing worth counting; every other outcome says how many pages
+   * were verified before it. */
+  if (code == WL_EXIT_SKIPPED) g_checked_reported = 1;
+  report_checked_pages();
   wl_json_escape(reason, escaped, sizeof escaped);
   printf("{\"%s\":\"%s\"}\n", key, escaped);
   fflush(stdout);

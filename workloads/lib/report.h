@@ -4,7 +4,12 @@
  * Every line is written and flushed at once, so a workload that is killed at its deadline still
  * delivers what it measured so far, and a fork()ed child never re-emits the parent's buffer.
  * wl_skip/wl_fail/wl_integrity print the outcome line and exit; only the first outcome of a
- * process is printed (a later one is logged to stderr and the first exit code is kept). */
+ * process is printed (a later one is logged to stderr and the first exit code is kept).
+ *
+ * A data workload (one that called wl_pattern_init) also reports checked_pages, the pages it
+ * verified (pattern.h wl_checked_pages), from its main process: just before a fail or
+ * integrity outcome line, or at exit when main() returns; not with a skip. No workload has
+ * to remember it, and an "ok" always says how many page verifications back it (0 included). */
 #ifndef WL_REPORT_H
 #define WL_REPORT_H
 
@@ -17,7 +22,8 @@ enum {
   WL_EXIT_SKIPPED = 4,
 };
 
-/* Sets the program name used in stderr diagnostics; makes stdout line-buffered. */
+/* Sets the program name used in stderr diagnostics; makes stdout line-buffered; arranges for
+ * checked_pages to be reported at exit. */
 void wl_report_init(const char *program);
 
 /* {"metric":name,"value":value,"unit":unit}. A non-finite value is not JSON: it is logged to

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/fs.h"
 #include "common/process.h"
 
 namespace {
@@ -71,6 +72,11 @@ TEST(Descriptors, EveryWorkloadHasOne) {
     for (const auto& m : d["metrics"]) {
       EXPECT_TRUE(m.second["unit"] && m.second["kind"] && m.second["direction"])
           << name << ": metric " << m.first.as<std::string>();
+    }
+    // A workload that writes a pattern reports checked_pages at exit (workloads/lib/report.h).
+    std::string text = foliolab::common::read_file(fs::path(FOLIOLAB_SOURCE_DIR) / "workloads" / (name + ".c"));
+    if (text.find("wl_pattern_init(") != std::string::npos || text.find("wl_shape_build(") != std::string::npos) {
+      EXPECT_TRUE(d["metrics"]["checked_pages"]) << name << " verifies pages: its descriptor lacks checked_pages";
     }
   }
 }

@@ -3,9 +3,13 @@
 // list parsing, and the pagemap census on real memory of this process.
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -101,6 +105,112 @@ TEST(Pattern, DifferentSeedsDiffer) {
   Pages p(1);
   wl_fill_page(&a, p.page(0), 0, 1);
   EXPECT_EQ(wl_check_page(&b, p.page(0), 0, 1, nullptr, 0), 1);
+}
+
+// A workload process in a forked child: wl_report_init, then body(), then exit(0) as when
+// main() returns. Returns what it printed on stdout; its exit code goes to *code.
+std::string workload_stdout(const std::function<void()>& body, int* code) {
+  int fds[2];
+  if (pipe(fds) != 0) return "pipe failed";
+  std::fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[1]);
+    wl_report_init("checked-pages-test");
+    body();
+    std::exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+// The tally before a test's workload runs (it is shared with every child forked after the
+// first wl_pattern_init of this test process).
+uint64_t checked_so_far() {
+  wl_pattern pat;
+  wl_pattern_init(&pat, kPage, 1);
+  uint64_t n = 0;
+  EXPECT_EQ(wl_checked_pages(&n), 1);
+  return n;
+}
+
+std::string checked_line(uint64_t n) {
+  return "{\"metric\":\"checked_pages\",\"value\":" + std::to_string(n) + ",\"unit\":\"pages\"}\n";
+}
+
+size_t occurrences(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+TEST(CheckedPages, ReportedAtExitCountingForkedChildrenNotSkippedPages) {
+  const uint64_t before = checked_so_far();
+  int code = -1;
+  std::string out = workload_stdout(
+      [] {
+        wl_pattern pat;
+        wl_pattern_init(&pat, kPage, 3);
+        Pages p(5);
+        wl_fill_pages(&pat, p.page(0), 0, 5, 1);
+        wl_mismatch m;
+        wl_verify_pages(&pat, p.page(0), 0, 5, nullptr, 1, &m);  // 5
+        uint8_t expect[3] = {1, WL_GEN_SKIP, 1};
+        pid_t child = fork();  // a forked child's checks count for the workload too
+        if (child == 0) {
+          wl_verify_pages(&pat, p.page(0), 0, 3, expect, 0, &m);  // 2: the skipped page is not
+          _exit(0);
+        }
+        waitpid(child, nullptr, 0);
+      },
+      &code);
+  EXPECT_EQ(code, WL_EXIT_OK);
+  EXPECT_EQ(out, checked_line(before + 7));
+}
+
+TEST(CheckedPages, PrecedeAnIntegrityLineOnce) {
+  const uint64_t before = checked_so_far();
+  int code = -1;
+  std::string out = workload_stdout(
+      [] {
+        wl_pattern pat;
+        wl_pattern_init(&pat, kPage, 3);
+        Pages p(4);
+        wl_fill_pages(&pat, p.page(0), 0, 4, 1);
+        std::memset(p.page(2), 0, kPage);
+        wl_mismatch m;
+        if (wl_verify_pages(&pat, p.page(0), 0, 4, nullptr, 1, &m))
+          wl_integrity("%zu of %zu pages differ; first: %s", m.bad_pages, m.checked_pages, m.why);
+      },
+      &code);
+  EXPECT_EQ(code, WL_EXIT_INTEGRITY);
+  EXPECT_EQ(out.rfind(checked_line(before + 4), 0), 0u) << out;
+  EXPECT_EQ(occurrences(out, "checked_pages"), 1u) << out;
+  EXPECT_NE(out.find("{\"integrity\":\"1 of 4 pages differ; first: page 2 reads as zeros"), std::string::npos)
+      << out;
+}
+
+TEST(CheckedPages, NotReportedWithASkip) {
+  int code = -1;
+  std::string out = workload_stdout(
+      [] {
+        wl_pattern pat;
+        wl_pattern_init(&pat, kPage, 3);
+        wl_skip("no swap");
+      },
+      &code);
+  EXPECT_EQ(code, WL_EXIT_SKIPPED);
+  EXPECT_EQ(out, "{\"skip\":\"no swap\"}\n");
 }
 
 TEST(Params, ParsesSizes) {
