@@ -398,7 +398,11 @@ KernelArtifact build_kernel(const config::KernelVariant& variant, Arch arch, con
                                       {"jobs", jobs},
                                       {"build_seconds", build_seconds},
                                       {"total_seconds", elapsed()},
-                                      {"files_changed_by_patches", applied.files_written}};
+                                      // The series' own files, whatever the tree held before;
+                                      // and what moving the tree to this series rewrote (it
+                                      // also restores files an earlier series had patched).
+                                      {"files_changed_by_patches", applied.touched.size()},
+                                      {"files_rewritten", applied.files_written}};
   const nlohmann::json meta = artifact_metadata(a, variant, src, series, inputs, build_facts);
   common::write_file_atomic(staging.path() / "metadata.json", meta.dump(2));
 
