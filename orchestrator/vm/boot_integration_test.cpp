@@ -242,6 +242,9 @@ TEST_F(BootTest, GarbageOnTheChannelIsSurvivedAndFlagged) {
   if (!run.result.is_object()) return;
   const auto& r = run.result;
   EXPECT_TRUE(r["done"].get<bool>()) << "records after the garbage still arrive: " << r.dump(2);
+  // What selftest-garbage.yaml says to expect: the run fails for its channel, the step is ok.
+  EXPECT_EQ(r["outcome"], "workload-failed") << r.dump(2);
+  EXPECT_EQ(run.exit_code, 1);
   ASSERT_EQ(r["steps"].size(), 1u);
   EXPECT_EQ(r["steps"][0]["status"], "ok");
   EXPECT_GT(r["malformed_lines"].get<long>(), 0);

@@ -66,3 +66,12 @@ void wl_report_latency(struct wl_samples *s, const char *prefix, const char *suf
   wl_metricf("us", (double)wl_samples_pct(s, 99) / 1e3, "%s_p99_us%s", prefix, suffix);
   wl_metricf("us", (double)wl_samples_max(s) / 1e3, "%s_max_us%s", prefix, suffix);
 }
+
+double wl_equal_work_rate(const double *rates, size_t n) {
+  double inverse = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!(rates[i] > 0)) return 0;
+    inverse += 1.0 / rates[i];
+  }
+  return n ? (double)n / inverse : 0;
+}

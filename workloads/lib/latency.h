@@ -30,6 +30,12 @@ uint64_t wl_samples_pct(struct wl_samples *s, double pct);
 uint64_t wl_samples_max(const struct wl_samples *s);
 double wl_samples_mean(const struct wl_samples *s);
 
+/* The rate of several passes that each move the same amount: total amount over total time,
+ * i.e. the harmonic mean of the passes' rates (what compare's mean of a higher-is-better rate
+ * is too). The arithmetic mean overstates it: passes of 1 and 3 MiB/s move 2 MiB in 4/3 s,
+ * 1.5 MiB/s, not 2. 0 when n is 0 or a rate is not positive. */
+double wl_equal_work_rate(const double *rates, size_t n);
+
 /* Prints <prefix>_p50_us<suffix>, _p90_us, _p99_us, _max_us (microseconds) and
  * <prefix>_count<suffix> (suffix may be "", or e.g. ".64kB" for a per-size metric).
  * Prints nothing but the count when there are no samples. */

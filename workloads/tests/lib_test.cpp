@@ -39,6 +39,19 @@ struct Pages {
   char* page(size_t i) { return reinterpret_cast<char*>(words.data()) + i * kPage; }
 };
 
+// memcg-pressure's throughput over passes of equal work: total over total time, the harmonic
+// mean of the passes' rates, as compare averages higher-is-better rates (not the arithmetic
+// mean the workload used to report).
+TEST(EqualWorkRate, IsTheHarmonicMeanOfThePasses) {
+  const double rates[] = {1.0, 3.0};
+  EXPECT_DOUBLE_EQ(wl_equal_work_rate(rates, 2), 1.5);  // 2 MiB in 1 + 1/3 s
+  const double same[] = {200.0, 200.0, 200.0};
+  EXPECT_DOUBLE_EQ(wl_equal_work_rate(same, 3), 200.0);
+  const double stalled[] = {100.0, 0.0};
+  EXPECT_EQ(wl_equal_work_rate(stalled, 2), 0.0);
+  EXPECT_EQ(wl_equal_work_rate(rates, 0), 0.0);
+}
+
 TEST(Pattern, RoundTripsAndIsNeverAllZero) {
   wl_pattern pat;
   wl_pattern_init(&pat, kPage, 42);
