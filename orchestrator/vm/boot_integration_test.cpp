@@ -237,6 +237,26 @@ TEST_F(BootTest, OkSwapRoundtripReportsItsCheckedPages) {
   EXPECT_EQ(m["wl.checked_pages"].get<double>(), 3 * 1024.0) << r["metrics"].dump(2);
 }
 
+// swapin-race is a race only when both sides fault at the same time: on one CPU it skips,
+// saying why, and on two it reports how many rounds the two faulting passes overlapped.
+TEST_F(BootTest, SwapinRaceSkipsOnOneCpuAndCountsOverlappingRoundsOnTwo) {
+  const std::vector<std::string> race = {"--setting", "thp.enabled=madvise", "--setting", "swap.zram=64M",
+                                         "--workload", "swapin-race", "--param", "size=4194304",
+                                         "--param", "folio=2097152"};
+  auto one = race;
+  one.insert(one.begin(), {"--cpus", "1"});
+  auto single = boot("x86_64", one);
+  if (!single.result.is_object()) return;
+  EXPECT_EQ(single.result["outcome"], "skipped") << single.result.dump(2);
+  EXPECT_NE(single.result["reason"].get<std::string>().find("two online CPUs"), std::string::npos)
+      << single.result.dump(2);
+
+  auto two = boot("x86_64", race);
+  ASSERT_TRUE(two.result.is_object());
+  EXPECT_EQ(two.result["outcome"], "ok") << two.result.dump(2);
+  EXPECT_GT(two.result["metrics"]["swapin-race"].value("wl.rounds_overlapped", 0.0), 0.0) << two.result.dump(2);
+}
+
 TEST_F(BootTest, GarbageOnTheChannelIsSurvivedAndFlagged) {
   auto run = boot("x86_64", {"--workload", "selftest-garbage"});
   if (!run.result.is_object()) return;
