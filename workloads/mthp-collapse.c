@@ -54,6 +54,45 @@ static void sleep_ms(unsigned ms) {
   nanosleep(&ts, NULL);
 }
 
+/* A note per range (its largest folio order at each snapshot) and the range metrics: how many
+ * collapsed, reached or passed their populated order, went to PMD, and how they got there. */
+static void report_ranges(const int8_t *history, const unsigned *populated_order, size_t nranges, int nsnap,
+                          unsigned pmd_order) {
+  size_t collapsed = 0, above = 0, at_order = 0, at_pmd = 0, creep = 0;
+  int max_steps = 0;
+  double order_sum = 0;
+  for (size_t r = 0; r < nranges; ++r) {
+    const int8_t *h = history + r * MAX_SCANS;
+    int steps = 0;
+    char line[512];
+    int n = snprintf(line, sizeof line, "range %zu populated order %u: max order by scan", r,
+                     populated_order[r]);
+    for (int s = 0; s < nsnap; ++s) {
+      if (s > 0 && h[s] > h[s - 1]) ++steps;
+      n += snprintf(line + n, sizeof line - (size_t)n, " %d", h[s]);
+      if ((size_t)n >= sizeof line) break;
+    }
+    wl_note("%s", line);
+    int final = h[nsnap - 1];
+    collapsed += final > 0;
+    above += final > (int)populated_order[r];
+    at_order += final == (int)populated_order[r];
+    at_pmd += final == (int)pmd_order;
+    creep += steps > 1;
+    if (steps > max_steps) max_steps = steps;
+    order_sum += final;
+  }
+  wl_metric("ranges", (double)nranges, "count");
+  wl_metric("snapshots", nsnap, "count");
+  wl_metric("ranges_collapsed", (double)collapsed, "count");
+  wl_metric("ranges_above_populated_order", (double)above, "count");
+  wl_metric("ranges_at_populated_order", (double)at_order, "count");
+  wl_metric("ranges_pmd", (double)at_pmd, "count");
+  wl_metric("creep_ranges", (double)creep, "count");
+  wl_metric("max_order_steps", max_steps, "count");
+  wl_metric("mean_final_order", order_sum / (double)nranges, "order");
+}
+
 int main(int argc, char **argv) {
   wl_report_init(argv[0]);
   wl_params_parse(argc, argv, params, NPARAMS);
@@ -142,39 +181,7 @@ int main(int argc, char **argv) {
     wl_khugepaged("full_scans", &full);
   }
 
-  size_t collapsed = 0, above = 0, at_order = 0, at_pmd = 0, creep = 0;
-  int max_steps = 0;
-  double order_sum = 0;
-  for (size_t r = 0; r < nranges; ++r) {
-    const int8_t *h = history + r * MAX_SCANS;
-    int steps = 0;
-    char line[512];
-    int n = snprintf(line, sizeof line, "range %zu populated order %u: max order by scan", r,
-                     populated_order[r]);
-    for (int s = 0; s < nsnap; ++s) {
-      if (s > 0 && h[s] > h[s - 1]) ++steps;
-      n += snprintf(line + n, sizeof line - (size_t)n, " %d", h[s]);
-      if ((size_t)n >= sizeof line) break;
-    }
-    wl_note("%s", line);
-    int final = h[nsnap - 1];
-    collapsed += final > 0;
-    above += final > (int)populated_order[r];
-    at_order += final == (int)populated_order[r];
-    at_pmd += final == (int)pmd_order;
-    creep += steps > 1;
-    if (steps > max_steps) max_steps = steps;
-    order_sum += final;
-  }
-  wl_metric("ranges", (double)nranges, "count");
-  wl_metric("snapshots", nsnap, "count");
-  wl_metric("ranges_collapsed", (double)collapsed, "count");
-  wl_metric("ranges_above_populated_order", (double)above, "count");
-  wl_metric("ranges_at_populated_order", (double)at_order, "count");
-  wl_metric("ranges_pmd", (double)at_pmd, "count");
-  wl_metric("creep_ranges", (double)creep, "count");
-  wl_metric("max_order_steps", max_steps, "count");
-  wl_metric("mean_final_order", order_sum / (double)nranges, "order");
+  report_ranges(history, populated_order, nranges, nsnap, pmd_order);
   wl_metric("full_scans", (double)(full - full0), "count");
 
   struct wl_mismatch m;

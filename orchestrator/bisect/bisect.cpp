@@ -23,7 +23,6 @@
 #include "runner/job_run.h"
 #include "runner/signals.h"
 #include "store/result_store.h"
-#include "vm/machine.h"
 #include "vm/qemu.h"
 
 namespace foliolab::bisect {
@@ -115,27 +114,18 @@ std::vector<RunSample> ensure_runs(Env& env, const Candidate& c, int repetitions
   suite.arches = {env.arch};
   suite.repetitions = repetitions;
   suite.baseline = env.baseline;
-  plan::Inputs inputs;
-  inputs.artifact_key = [&](const config::KernelVariant& v, config::Arch a) {
-    return kernel::artifact_key(v, a, kernel::resolve_inputs(v, a, env.build));
-  };
-  inputs.machine = [](config::Arch a) { return vm::profile_for(a).name; };
-  const std::vector<plan::Job> jobs = plan::make_plan(suite, env.catalog, inputs);
+  const std::vector<plan::Job> jobs = plan::make_plan(suite, env.catalog, runner::plan_inputs(env.build));
   std::vector<const plan::Job*> pending;
   for (const auto& job : jobs)
     if (!env.store.has_run(job.key)) pending.push_back(&job);
   if (!pending.empty()) {
     if (env.signals.stopped()) throw Stopped{};
     runner::JobContext context{suite, env.catalog, env.registry, env.build.cache_dir, {}};
-    runner::JobContext::Kernel kernel;
     try {
-      kernel.artifact = kernel::build_kernel(c.variant, env.arch, env.build);
+      context.kernels[{c.variant.name, env.arch}] = runner::prepare_kernel(c.variant, env.arch, env.build);
     } catch (const common::Interrupted&) {
       throw Stopped{};
     }
-    auto meta = nlohmann::json::parse(common::read_file(kernel.artifact.metadata), nullptr, false);
-    if (!meta.is_discarded()) kernel.metadata = std::move(meta);
-    context.kernels[{c.variant.name, env.arch}] = std::move(kernel);
     image::base_image(env.arch, context.cache_dir);
     vm::QemuBackend backend;
     for (const auto* job : pending) {
@@ -413,7 +403,7 @@ int run_bisect(const BisectOptions& o, std::ostream& out) {
     return search(env, cands, good, out);
   } catch (const Stopped&) {
     std::cerr << fmt::format("foliolab bisect: interrupted by {}; every finished run is stored: rerun with --resume\n",
-                             runner::signal_name(signals.signal()));
+                             common::signal_name(signals.signal()));
     return 128 + signals.signal();
   }
 }

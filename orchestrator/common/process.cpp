@@ -336,10 +336,14 @@ SpawnedProcess spawn_process(const std::vector<std::string>& argv, const SpawnOp
   return p;
 }
 
+std::string signal_name(int signo) {
+  if (signo == SIGINT) return "SIGINT";
+  if (signo == SIGTERM) return "SIGTERM";
+  return strsignal(signo);
+}
+
 Interrupted::Interrupted(int signo)
-    : std::runtime_error(fmt::format("interrupted by {}", signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM"
-                                                                                     : strsignal(signo))),
-      signal_(signo) {}
+    : std::runtime_error(fmt::format("interrupted by {}", signal_name(signo))), signal_(signo) {}
 
 void interrupt_children(int signo) {
   int expected = 0;

@@ -65,6 +65,8 @@ class Interrupted : public std::runtime_error {
 void interrupt_children(int signo);
 // The signal passed to interrupt_children, 0 if none.
 int interrupted_by();
+// "SIGINT", "SIGTERM", else the C library's description of the signal.
+std::string signal_name(int signo);
 // For commands without signal handling of their own (build, doctor): SIGINT and SIGTERM call
 // interrupt_children, so the command unwinds through Interrupted and exits 128 + signal.
 void interrupt_children_on_signals();

@@ -264,26 +264,30 @@ void judge_comparison(Comparison& cmp) {
   }
 }
 
-Comparison build_comparison(const CompareInput& input) {
-  Comparison cmp;
-  cmp.rules = input.rules;
-  // Each results folder once, however it was named (twice, through a parent, a link).
+namespace {
+
+// The results folders named on the command line, each once however it was named (twice,
+// through a parent, a link). Throws UsageError for a folder without results.
+std::vector<std::filesystem::path> result_dirs(const std::vector<std::filesystem::path>& named) {
   std::vector<std::filesystem::path> dirs;
-  std::set<std::filesystem::path> seen_dirs;
-  for (const auto& dir : input.dirs) {
+  std::set<std::filesystem::path> seen;
+  for (const auto& dir : named) {
     auto found = find_result_stores(dir);
     if (found.empty()) throw common::UsageError(fmt::format("{}: no results (no runs/ folder or index.sqlite)", dir.string()));
     for (const auto& f : found)
-      if (seen_dirs.insert(std::filesystem::weakly_canonical(f)).second) dirs.push_back(f);
+      if (seen.insert(std::filesystem::weakly_canonical(f)).second) dirs.push_back(f);
   }
+  return dirs;
+}
 
-  // 1. Bring every index up to date and read its runs.
-  metrics::Registry registry = metrics::Registry::load_default();
-  // What each workload's descriptor says about its metrics (per workload: one name may mean
-  // different things in two workloads).
-  std::map<std::string, std::map<std::string, metrics::MetricInfo>> workload_info;
+// Step 1 of a comparison: every index brought up to date and its runs read, a run found in two
+// folders (the same job key) counted once; what each workload's descriptor says about its
+// metrics (per workload: one name may mean different things in two workloads) into
+// `workload_info`; sources and warnings into `cmp`.
+std::vector<LoadedStore> load_stores(const std::vector<std::filesystem::path>& dirs, Comparison& cmp,
+                                     std::map<std::string, std::map<std::string, metrics::MetricInfo>>& workload_info) {
   std::vector<LoadedStore> stores;
-  std::set<std::string> seen_keys;  // a run copied into a second folder is still one run
+  std::set<std::string> seen_keys;
   std::size_t duplicates = 0;
   for (const auto& dir : dirs) {
     store::StoreOptions options;
@@ -308,6 +312,18 @@ Comparison build_comparison(const CompareInput& input) {
   if (duplicates > 0)
     cmp.warnings.push_back(fmt::format("{} run(s) found in more than one results folder (the same job key) counted once",
                                        duplicates));
+  return stores;
+}
+
+}  // namespace
+
+Comparison build_comparison(const CompareInput& input) {
+  Comparison cmp;
+  cmp.rules = input.rules;
+  // 1. Bring every index up to date and read its runs.
+  metrics::Registry registry = metrics::Registry::load_default();
+  std::map<std::string, std::map<std::string, metrics::MetricInfo>> workload_info;
+  std::vector<LoadedStore> stores = load_stores(result_dirs(input.dirs), cmp, workload_info);
   std::optional<metrics::Registry> user_registry;
   if (input.registry_file) user_registry = metrics::Registry::load(*input.registry_file);
 

@@ -10,6 +10,7 @@
 #include "common/units.h"
 #include "image/job.h"
 #include "runner/schedule.h"
+#include "vm/machine.h"
 
 namespace foliolab::runner {
 namespace {
@@ -91,6 +92,24 @@ const JobContext::Kernel& kernel_of(const JobContext& ctx, const plan::Job& job)
 }
 
 }  // namespace
+
+plan::Inputs plan_inputs(const kernel::BuildOptions& build) {
+  plan::Inputs inputs;
+  inputs.artifact_key = [build](const config::KernelVariant& v, config::Arch arch) {
+    return kernel::artifact_key(v, arch, kernel::resolve_inputs(v, arch, build));
+  };
+  inputs.machine = [](config::Arch arch) { return vm::profile_for(arch).name; };
+  return inputs;
+}
+
+JobContext::Kernel prepare_kernel(const config::KernelVariant& variant, config::Arch arch,
+                                  const kernel::BuildOptions& build) {
+  JobContext::Kernel kernel;
+  kernel.artifact = kernel::build_kernel(variant, arch, build);
+  auto meta = nlohmann::json::parse(common::read_file(kernel.artifact.metadata), nullptr, false);
+  if (!meta.is_discarded()) kernel.metadata = std::move(meta);
+  return kernel;
+}
 
 JobRun run_job(const plan::Job& job, const JobContext& context, vm::GuestBackend& backend, const vm::StopSignal& stop,
                const JobEvents& events) {

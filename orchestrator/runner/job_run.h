@@ -36,6 +36,15 @@ struct JobContext {
   std::map<std::pair<std::string, config::Arch>, Kernel> kernels;  // (variant name, arch)
 };
 
+// The plan's inputs under a build configuration: each (variant, arch)'s artifact key, computed
+// without building anything, and the machine profile the QEMU backend uses.
+plan::Inputs plan_inputs(const kernel::BuildOptions& build);
+
+// The kernel of (variant, arch), built or taken from the cache, with its metadata.json as read.
+// Throws what kernel::build_kernel throws.
+JobContext::Kernel prepare_kernel(const config::KernelVariant& variant, config::Arch arch,
+                                  const kernel::BuildOptions& build);
+
 // Progress of one job, for people (all optional). `final`: this attempt is the job's result
 // (false for an attempt that is retried and for a stopped guest).
 struct JobEvents {

@@ -15,6 +15,7 @@
 
 #include "common/errors.h"
 #include "common/fs.h"
+#include "common/process.h"
 #include "plan/plan.h"
 #include "runner/signals.h"
 
@@ -254,7 +255,7 @@ TEST(SignalWatchTest, FirstSignalIsKeptAndEveryRequestCounted) {
   EXPECT_TRUE(watch.stopped());
   EXPECT_EQ(watch.signal(), SIGTERM);
   EXPECT_EQ(watch.stop().requests(), 2) << "a second request makes backends kill at once";
-  EXPECT_EQ(signal_name(watch.signal()), "SIGTERM");
+  EXPECT_EQ(common::signal_name(watch.signal()), "SIGTERM");
 }
 
 }  // namespace

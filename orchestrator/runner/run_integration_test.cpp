@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -90,6 +91,33 @@ class RunTest : public ::testing::Test {
     }
     return out;
   }
+  // `foliolab run -j JOBS` of the suite in the background; a thread reads its output until it
+  // ends (join `drain` before reading `output`).
+  struct Background {
+    common::SpawnedProcess child;
+    std::string output;
+    std::thread drain;
+    ~Background() {  // a test that stopped early: end foliolab so that the reader can finish
+      if (!drain.joinable()) return;
+      ::kill(child.pid, SIGKILL);
+      ::waitpid(child.pid, nullptr, 0);
+      drain.join();
+    }
+  };
+  std::unique_ptr<Background> start_run(const std::string& jobs) const {
+    common::SpawnOptions spawn;
+    spawn.env = env();
+    auto bg = std::make_unique<Background>();
+    bg->child = common::spawn_process(
+        {foliolab_bin(), "run", suite_.string(), "--results", results_.string(), "-j", jobs}, spawn);
+    bg->drain = std::thread([b = bg.get()] {
+      char buf[4096];
+      for (ssize_t n; (n = ::read(b->child.stdout_fd, buf, sizeof buf)) > 0;) b->output.append(buf, static_cast<std::size_t>(n));
+      ::close(b->child.stdout_fd);
+    });
+    return bg;
+  }
+
   void kill_orphaned_guests() {
     for (pid_t pid : guests_alive()) ::kill(pid, SIGKILL);
   }
@@ -137,16 +165,9 @@ TEST_F(RunTest, KilledRunResumesToEveryJobExactlyOnce) {
   EXPECT_EQ(parse_dry_run(only.output).keys.size(), 2u) << only.output;
 
   // (b) run one guest at a time; SIGKILL foliolab as soon as the first run is stored.
-  common::SpawnOptions spawn;
-  spawn.env = env();
-  auto child = common::spawn_process({foliolab_bin(), "run", suite_.string(), "--results", results_.string(), "-j", "1"},
-                                     spawn);
-  std::string first_output;
-  std::thread drain([&] {
-    char buf[4096];
-    for (ssize_t n; (n = ::read(child.stdout_fd, buf, sizeof buf)) > 0;) first_output.append(buf, static_cast<std::size_t>(n));
-    ::close(child.stdout_fd);
-  });
+  auto bg = start_run("1");
+  const auto& child = bg->child;
+  const std::string& first_output = bg->output;
   auto deadline = std::chrono::steady_clock::now() + 900s;
   bool exited = false;
   int status = 0;
@@ -165,7 +186,7 @@ TEST_F(RunTest, KilledRunResumesToEveryJobExactlyOnce) {
   for (int i = 0; i < 50 && !guests_alive().empty(); ++i) std::this_thread::sleep_for(100ms);
   EXPECT_TRUE(guests_alive().empty()) << "QEMU outlived a SIGKILLed foliolab";
   kill_orphaned_guests();
-  drain.join();
+  bg->drain.join();
   ASSERT_FALSE(exited) << "foliolab ended before the first run was stored:\n" << first_output;
   auto after_kill = stored_runs();
   ASSERT_GE(after_kill.size(), 1u) << "no run stored within the deadline:\n" << first_output;
@@ -235,16 +256,9 @@ TEST_F(RunTest, KilledRunResumesToEveryJobExactlyOnce) {
 // its backend's stop request, stores nothing half-done, says how far it got and exits 143; no
 // QEMU outlives it, and --resume completes the suite.
 TEST_F(RunTest, SigtermStopsTheRunningGuestsAndResumeCompletes) {
-  common::SpawnOptions spawn;
-  spawn.env = env();
-  auto child = common::spawn_process({foliolab_bin(), "run", suite_.string(), "--results", results_.string(), "-j", "2"},
-                                     spawn);
-  std::string output;
-  std::thread drain([&] {
-    char buf[4096];
-    for (ssize_t n; (n = ::read(child.stdout_fd, buf, sizeof buf)) > 0;) output.append(buf, static_cast<std::size_t>(n));
-    ::close(child.stdout_fd);
-  });
+  auto bg = start_run("2");
+  const auto& child = bg->child;
+  const std::string& output = bg->output;
   auto deadline = std::chrono::steady_clock::now() + 600s;
   while (guests_alive().empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
   ASSERT_FALSE(guests_alive().empty()) << "no guest started within the deadline";
@@ -259,7 +273,7 @@ TEST_F(RunTest, SigtermStopsTheRunningGuestsAndResumeCompletes) {
     ::kill(child.pid, SIGKILL);
     ::waitpid(child.pid, &status, 0);
   }
-  drain.join();
+  bg->drain.join();
   ASSERT_TRUE(reaped) << "foliolab did not exit within 60 s of SIGTERM:\n" << output;
   ASSERT_TRUE(WIFEXITED(status)) << output;
   EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << output;

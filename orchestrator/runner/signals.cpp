@@ -1,6 +1,5 @@
 #include "runner/signals.h"
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -31,15 +30,9 @@ void SignalWatch::on_signal(int signo) {
   bool first = !stop_.requested();
   stop_.request(signo);
   if (first) {
-    spdlog::warn("{}: stopping the running guests; no new job starts", signal_name(signo));
+    spdlog::warn("{}: stopping the running guests; no new job starts", common::signal_name(signo));
     common::interrupt_children(signo);
   }
-}
-
-std::string signal_name(int signo) {
-  if (signo == SIGINT) return "SIGINT";
-  if (signo == SIGTERM) return "SIGTERM";
-  return fmt::format("signal {}", signo);
 }
 
 }  // namespace foliolab::runner

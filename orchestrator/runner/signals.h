@@ -38,7 +38,4 @@ class SignalWatch {
   std::thread thread_;
 };
 
-// "SIGINT" / "SIGTERM" / "signal N".
-std::string signal_name(int signo);
-
 }  // namespace foliolab::runner

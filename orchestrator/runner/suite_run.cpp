@@ -97,7 +97,7 @@ void prepare_kernels(const std::vector<const plan::Job*>& pending, const kernel:
     spdlog::info("kernel {} for {}", need.variant->name, config::to_string(need.arch));
     JobContext::Kernel kernel;
     try {
-      kernel.artifact = kernel::build_kernel(*need.variant, need.arch, build);
+      kernel = prepare_kernel(*need.variant, need.arch, build);
     } catch (const common::Interrupted&) {
       return;  // reported by the caller like any interrupt; finished kernels stay cached
     }
@@ -105,8 +105,6 @@ void prepare_kernels(const std::vector<const plan::Job*>& pending, const kernel:
       throw InfraError(fmt::format("kernel {} for {}: built artifact {} but the plan expected {} (inputs changed "
                                    "while running?)",
                                    need.variant->name, config::to_string(need.arch), kernel.artifact.key, need.key));
-    auto meta = nlohmann::json::parse(common::read_file(kernel.artifact.metadata), nullptr, false);
-    if (!meta.is_discarded()) kernel.metadata = std::move(meta);
     ctx.kernels[{need.variant->name, need.arch}] = std::move(kernel);
   }
   std::set<config::Arch> arches;
@@ -193,12 +191,7 @@ int run_suite(const RunOptions& options, std::ostream& out) {
   build.jobs = options.build_jobs;
   build.write_cache = !options.dry_run;  // docs/run.md: a dry run writes nothing
 
-  plan::Inputs inputs;
-  inputs.artifact_key = [&](const config::KernelVariant& v, config::Arch arch) {
-    return kernel::artifact_key(v, arch, kernel::resolve_inputs(v, arch, build));
-  };
-  inputs.machine = [](config::Arch arch) { return vm::profile_for(arch).name; };
-  const std::vector<plan::Job> plan = plan::make_plan(suite, catalog, inputs);
+  const std::vector<plan::Job> plan = plan::make_plan(suite, catalog, plan_inputs(build));
   const std::vector<const plan::Job*> selected = filter_jobs(plan, options.only);
   if (selected.empty()) throw UsageError(fmt::format("--only: no job of the {} in the plan matches", plan.size()));
 
@@ -234,7 +227,7 @@ int run_suite(const RunOptions& options, std::ostream& out) {
   if (signals.stopped()) {
     std::cerr << fmt::format("foliolab run: interrupted by {}: {} of {} runs stored; rerun with --resume to "
                              "complete the rest\n",
-                             signal_name(signals.signal()), done, total);
+                             common::signal_name(signals.signal()), done, total);
     return 128 + signals.signal();
   }
 

@@ -432,7 +432,7 @@ class QemuSession {
     int requests = stop_signal_.requests();
     if (requests > stop_requests_seen_) {
       stop_requests_seen_ = requests;
-      const char* name = stop_signal_.signal() == SIGTERM ? "SIGTERM" : "SIGINT";
+      const std::string name = common::signal_name(stop_signal_.signal());
       if (stopping_) {
         spdlog::warn("second {}: killing the guest now", name);
         kill_group();
@@ -621,7 +621,7 @@ GuestRun QemuBackend::run(const GuestSpec& spec, const GuestCallbacks& callbacks
     GuestRun run;
     run.end = EndReason::kStopped;
     run.end_detail = fmt::format("foliolab received {} before the guest started",
-                                 stop.signal() == SIGTERM ? "SIGTERM" : "SIGINT");
+                                 common::signal_name(stop.signal()));
     run.accel = to_string(accel);
     run.machine_profile = profile.name;
     return run;
