@@ -467,6 +467,15 @@ static void test_settings(void) {
   CHECK(!setting_value_means_off("Y"));
   CHECK(!setting_value_means_off("always"));
   CHECK(!setting_value_means_off(""));
+  CHECK(setting_matches("madvise", "madvise", false));
+  CHECK(!setting_matches("7", "4", false));
+  CHECK(setting_matches("7", "4", true));  /* buffer_size_kb: two pages at least */
+  CHECK(setting_matches("1410", "1408", true));
+  CHECK(setting_matches("7 (expanded: 1408)", "4", true));
+  CHECK(!setting_matches("3", "4", true));
+  CHECK(!setting_matches("lots", "4", true));
+  CHECK(!setting_matches("7", "4k", true));
+  CHECK(!setting_matches("7x", "4", true));
 }
 
 /* ---- swap header ---- */
@@ -571,10 +580,25 @@ static void test_trace(void) {
   CHECK_INT(h[0].buckets[0].count, 1);
   CHECK_STR(h[0].buckets[1].value, "succeeded");
   CHECK_INT(h[0].buckets[1].count, 2);
-  CHECK_INT(h[0].lost, 1 + 7);
+  CHECK_INT(h[0].lost, 1);
+  CHECK_INT(h[0].ring_lost, 7);
   CHECK_INT(h[1].n_buckets, 1);
   CHECK_STR(h[1].buckets[0].value, "1");
-  CHECK_INT(h[1].lost, 7);
+  CHECK_INT(h[1].lost, 0);
+  CHECK_INT(h[1].ring_lost, 7);
+  /* The ring buffer's loss is the larger of the markers and the per-CPU counters, never both. */
+  CHECK_INT(trace_histogram_lost(&h[0], 0), 1 + 7);
+  CHECK_INT(trace_histogram_lost(&h[0], 5), 1 + 7);
+  CHECK_INT(trace_histogram_lost(&h[0], 40), 1 + 40);
+  CHECK_INT(trace_histogram_lost(&h[1], 40), 40);
+
+  /* per_cpu/cpuN/stats as 6.12 and 7.3 print it */
+  const char *stats = "entries: 12\noverrun: 3051\ncommit overrun: 0\nbytes: 4032\n"
+                      "oldest event ts:    41.806170\nnow ts:    42.101220\ndropped events: 4\n"
+                      "read events: 210\n";
+  CHECK_INT(trace_stats_dropped(stats, strlen(stats)), 3051 + 4);
+  CHECK_INT(trace_stats_dropped("entries: 0\n", 11), 0);
+  CHECK_INT(trace_stats_dropped("", 0), 0);
 
   /* distinct values are bounded; the excess counts as lost */
   struct trace_histogram one;
@@ -589,7 +613,9 @@ static void test_trace(void) {
   CHECK_INT(one.n_buckets, TRACE_MAX_VALUES);
   CHECK_INT(one.lost, 5);
   trace_histogram_reset(&one);
-  CHECK(one.n_buckets == 0 && one.lost == 0);
+  one.ring_lost = 3;
+  trace_histogram_reset(&one);
+  CHECK(one.n_buckets == 0 && one.lost == 0 && one.ring_lost == 0);
 }
 
 /* ---- counters ---- */

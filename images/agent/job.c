@@ -111,7 +111,7 @@ static void parse_settings(struct ctx *c, struct job *job, const struct json_val
     bad(c, "settings", "more than %d entries", JOB_MAX_SETTINGS);
     return;
   }
-  static const char *const known[] = {"name", "path", "value", "absent_ok", NULL};
+  static const char *const known[] = {"name", "path", "value", "absent_ok", "rounds_up", NULL};
   size_t i = 0;
   for (const struct json_value *s = arr->child; s && !c->failed; s = s->next, i++) {
     char where[64];
@@ -128,6 +128,9 @@ static void parse_settings(struct ctx *c, struct job *job, const struct json_val
     const struct json_value *a = member(s, "absent_ok");
     if (a && a->type != JSON_BOOL) bad(c, where, "absent_ok: expected a boolean");
     st->absent_ok = a && a->type == JSON_BOOL && a->boolean;
+    const struct json_value *up = member(s, "rounds_up");
+    if (up && up->type != JSON_BOOL) bad(c, where, "rounds_up: expected a boolean");
+    st->rounds_up = up && up->type == JSON_BOOL && up->boolean;
     if (c->failed) return;
     if (strlen(st->name) > JOB_MAX_NAME) bad(c, where, "name too long");
     if (!knob_path_ok(st->path)) bad(c, where, "path '%.200s' is not a knob under /sys/ or /proc/sys/", st->path);

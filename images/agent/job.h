@@ -23,6 +23,7 @@ struct job_setting {
   const char *path;
   const char *value;
   bool absent_ok;
+  bool rounds_up;   /* numeric knob the kernel rounds up: a read-back >= value matches */
 };
 
 struct job_zram {

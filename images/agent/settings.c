@@ -2,6 +2,7 @@
 #include "settings.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "channel.h"
@@ -21,6 +22,17 @@ void setting_selected_value(const char *readback, char *out, size_t outlen) {
 
 bool setting_value_means_off(const char *value) {
   return strcmp(value, "N") == 0 || strcmp(value, "0") == 0 || strcmp(value, "never") == 0;
+}
+
+bool setting_matches(const char *actual, const char *wanted, bool rounds_up) {
+  if (!rounds_up) return strcmp(actual, wanted) == 0;
+  /* buffer_size_kb: whole ring-buffer pages, at least two ("4" reads back "7") */
+  char *end_a, *end_w;
+  errno = 0;
+  long long a = strtoll(actual, &end_a, 10), w = strtoll(wanted, &end_w, 10);
+  if (errno != 0 || end_a == actual || end_w == wanted || *end_w != '\0') return false;
+  while (*end_a == ' ') end_a++;  /* "7 (expanded: 1408)" before the buffer is first used */
+  return (*end_a == '\0' || *end_a == '(') && a >= w;
 }
 
 static bool apply_one(const struct job_setting *s) {
@@ -58,7 +70,7 @@ static bool apply_one(const struct job_setting *s) {
   char actual[512], wanted[512];
   setting_selected_value(back, actual, sizeof actual);
   trim_copy(s->value, strlen(s->value), wanted, sizeof wanted);
-  if (strcmp(actual, wanted) != 0) {
+  if (!setting_matches(actual, wanted, s->rounds_up)) {
     char shown[300];
     trim_copy(back, (size_t)n, shown, sizeof shown);
     fmt(msg, sizeof msg, "wrote '%.200s' to %s but it reads back '%s'", s->value, s->path, shown);

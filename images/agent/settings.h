@@ -17,6 +17,10 @@ void setting_selected_value(const char *readback, char *out, size_t outlen);
  * when the setting says absent_ok. */
 bool setting_value_means_off(const char *value);
 
+/* Whether a read-back (as setting_selected_value gives it) satisfies the wanted value: equal
+ * text, or, for a rounds_up knob, a number at least the wanted one ("7" for "4"). */
+bool setting_matches(const char *actual, const char *wanted, bool rounds_up);
+
 /* Applies every setting (all of them, so one run reports every refused value).
  * Returns the number of error records emitted. */
 int settings_apply(const struct job *job);

@@ -20,6 +20,7 @@ static int pipe_fd = -1;
 static char line_buf[TRACE_LINE_MAX];
 static size_t line_len;
 static bool line_overlong;
+static long long ring_dropped_at_begin;
 
 static const char *find_mem(const char *hay, size_t hlen, const char *needle, size_t nlen) {
   if (nlen == 0 || hlen < nlen) return NULL;
@@ -113,7 +114,7 @@ void trace_count_line(struct trace_histogram *h, size_t n, const char *line, siz
   long long lost;
   if (trace_line_lost(line, len, &lost)) {
     /* Which event was lost is unknown: every histogram may be short by that many. */
-    for (size_t i = 0; i < n; i++) h[i].lost += lost;
+    for (size_t i = 0; i < n; i++) h[i].ring_lost += lost;
     return;
   }
   for (size_t i = 0; i < n; i++) {
@@ -130,6 +131,49 @@ void trace_count_line(struct trace_histogram *h, size_t n, const char *line, siz
 void trace_histogram_reset(struct trace_histogram *h) {
   h->n_buckets = 0;
   h->lost = 0;
+  h->ring_lost = 0;
+}
+
+/* The number after "<key>:" at the start of a line of text, or 0. */
+static long long stats_value(const char *text, size_t len, const char *key) {
+  size_t klen = strlen(key);
+  const char *p = text;
+  const char *stop = text + len;
+  while (p < stop) {
+    const char *eol = memchr(p, '\n', (size_t)(stop - p));
+    if (!eol) eol = stop;
+    if ((size_t)(eol - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == ':') {
+      const char *d = p + klen + 1;
+      while (d < eol && *d == ' ') d++;
+      long long n = 0;
+      while (d < eol && *d >= '0' && *d <= '9' && n < (1LL << 53)) n = n * 10 + (*d++ - '0');
+      return n;
+    }
+    p = eol + 1;
+  }
+  return 0;
+}
+
+long long trace_stats_dropped(const char *text, size_t len) {
+  return stats_value(text, len, "overrun") + stats_value(text, len, "dropped events");
+}
+
+long long trace_histogram_lost(const struct trace_histogram *h, long long ring_dropped) {
+  long long ring = h->ring_lost > ring_dropped ? h->ring_lost : ring_dropped;
+  return h->lost + ring;
+}
+
+/* The events every CPU's ring buffer has dropped since the buffer was last reset. */
+static long long ring_dropped_total(void) {
+  long long total = 0;
+  char path[96], text[1024];
+  for (int cpu = 0; cpu < 1024; cpu++) {
+    fmt(path, sizeof path, TRACEFS "/per_cpu/cpu%d/stats", cpu);
+    ssize_t n = read_text_file(path, text, sizeof text);
+    if (n < 0) break;
+    total += trace_stats_dropped(text, (size_t)n);
+  }
+  return total;
 }
 
 int trace_setup(const struct job *job) {
@@ -223,6 +267,7 @@ void trace_step_begin(void) {
   line_len = 0;
   line_overlong = false;
   for (size_t i = 0; i < n_histograms; i++) trace_histogram_reset(&histograms[i]);
+  ring_dropped_at_begin = ring_dropped_total();
 }
 
 void trace_drain(void) { drain(true); }
@@ -230,6 +275,8 @@ void trace_drain(void) { drain(true); }
 void trace_step_end(const char *step) {
   if (pipe_fd < 0) return;
   drain(true);
+  long long ring_dropped = ring_dropped_total() - ring_dropped_at_begin;
+  if (ring_dropped < 0) ring_dropped = 0;  /* the buffer was reset under us */
   for (size_t i = 0; i < n_histograms; i++) {
     const struct trace_histogram *h = &histograms[i];
     if (!h->enabled) continue;
@@ -241,7 +288,7 @@ void trace_step_end(const char *step) {
     jw_object_begin(w);
     for (size_t b = 0; b < h->n_buckets; b++) jw_kv_int(w, h->buckets[b].value, h->buckets[b].count);
     jw_object_end(w);
-    jw_kv_int(w, "lost", h->lost);
+    jw_kv_int(w, "lost", trace_histogram_lost(h, ring_dropped));
     record_end();
   }
 }

@@ -25,7 +25,8 @@ struct trace_histogram {
   bool enabled;
   struct trace_bucket buckets[TRACE_MAX_VALUES];
   size_t n_buckets;
-  long long lost;      /* lines of this event without a usable field, overflow, lost events */
+  long long lost;      /* lines of this event without a usable field, or past TRACE_MAX_VALUES */
+  long long ring_lost; /* events the ring buffer dropped, as trace_pipe's "[LOST N EVENTS]" said */
 };
 
 /* Pure helpers on one formatted trace line (no trailing newline needed). */
@@ -37,6 +38,14 @@ bool trace_line_field(const char *line, size_t len, const char *field, const cha
                       size_t *vlen);
 /* Recognises "CPU:N [LOST M EVENTS]" (M = 1 when the kernel does not know how many). */
 bool trace_line_lost(const char *line, size_t len, long long *lost);
+/* The events one CPU's ring buffer dropped, from its per_cpu/cpuN/stats text: "overrun"
+ * (overwritten before they were read) plus "dropped events" (refused when full). */
+long long trace_stats_dropped(const char *text, size_t len);
+/* What a histogram may be short by: its own unusable lines plus the ring buffer's loss. The
+ * ring buffer's loss is the larger of the LOST markers and the per-CPU counters (the same
+ * event can appear in both; events dropped after the last read appear only in the counters),
+ * and is charged to every histogram, since which event was dropped is unknown. */
+long long trace_histogram_lost(const struct trace_histogram *h, long long ring_dropped);
 /* Counts one line into the matching histograms; a line of no histogram is ignored. */
 void trace_count_line(struct trace_histogram *h, size_t n, const char *line, size_t len);
 void trace_histogram_reset(struct trace_histogram *h);

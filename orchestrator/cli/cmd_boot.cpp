@@ -218,6 +218,7 @@ int run_boot(const BootArgs& args, const GlobalOptions& global) {
   out["done"] = result.records.done;
   out["malformed_lines"] = result.records.malformed_lines;
   out["oom_kills"] = result.oom_kills;
+  out["trace_lost"] = metrics::trace_lost(result);
   out["end"] = {{"reason", vm::to_string(run.end)}, {"detail", run.end_detail}};
   out["machine"] = {{"profile", run.machine_profile}, {"accel", run.accel}, {"qemu", run.emulator_version}};
   out["job_key"] = job.job_key;
@@ -236,6 +237,9 @@ int run_boot(const BootArgs& args, const GlobalOptions& global) {
                                run.total_seconds, run.accel);
     if (result.crash) std::cout << fmt::format("crash: {}\n", shown(result.crash->title));
     if (result.oom_kills > 0) std::cout << fmt::format("oom kills: {}\n", result.oom_kills);
+    for (const auto& [event, lost] : metrics::trace_lost(result))
+      if (lost > 0)
+        std::cout << fmt::format("trace {}: {} events lost, its counts are lower bounds\n", shown(event), lost);
     for (const auto& e : errors) std::cout << "error: " << shown(e.get<std::string>()) << "\n";
     for (const auto& [step, values] : step_metrics.items()) {
       std::cout << fmt::format("step {}:\n", shown(step));

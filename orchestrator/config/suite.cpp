@@ -304,7 +304,8 @@ void parse_knob_family(const Reader& r, const std::string& k, const YAML::Node& 
 
 void parse_guest(const Reader& r, const YAML::Node& node, GuestSettings& g) {
   g.where = r.where(node);
-  r.map(node, "guest", {"memory", "cpus", "numa_nodes", "swap", "zswap", "thp", "khugepaged", "sysctl", "trace", "sample_ms"},
+  r.map(node, "guest", {"memory", "cpus", "numa_nodes", "swap", "zswap", "thp", "khugepaged", "sysctl", "trace", "trace_buffer_kb",
+                                 "sample_ms"},
         [&](const std::string& k, const YAML::Node&, const YAML::Node& v) {
     const std::string key = "guest." + k;
     if (k == "memory") {
@@ -318,6 +319,8 @@ void parse_guest(const Reader& r, const YAML::Node& node, GuestSettings& g) {
       g.zswap = r.boolean(v, key);
     } else if (k == "sample_ms") {
       g.sample_ms = static_cast<int>(r.integer(v, key, 10, 60000));
+    } else if (k == "trace_buffer_kb") {
+      g.trace_buffer_kb = static_cast<int>(r.integer(v, key, kMinTraceBufferKb, kMaxTraceBufferKb));
     } else if (k == "swap") {
       r.map(v, key, {"zram", "zram_algorithm", "disk"}, [&](const std::string& sk, const YAML::Node&, const YAML::Node& sv) {
         const std::string skey = key + "." + sk;
@@ -328,11 +331,11 @@ void parse_guest(const Reader& r, const YAML::Node& node, GuestSettings& g) {
     } else if (k == "thp" || k == "khugepaged" || k == "sysctl") {
       parse_knob_family(r, k, v, key, g.thp, g.thp_sizes, g.khugepaged, g.sysctl);
     } else if (k == "trace") {
-      static const std::regex event("[a-z0-9_]+/[a-z0-9_]+");
-      if (!v.IsSequence()) r.fail(v, key, "expected a list of events (e.g. huge_memory/mm_khugepaged_scan_pmd)");
+      static const std::regex event("[a-z0-9_]+/[a-z0-9_]+(:[a-z0-9_]+)?");
+      if (!v.IsSequence()) r.fail(v, key, "expected a list of events (e.g. huge_memory/mm_khugepaged_scan_pmd or kmem/mm_page_alloc:order)");
       for (const auto& e : v) {
         std::string s = r.scalar(e, key);
-        if (!std::regex_match(s, event)) r.fail(e, key, fmt::format("'{}' is not subsystem/event", s));
+        if (!std::regex_match(s, event)) r.fail(e, key, fmt::format("'{}' is not subsystem/event or subsystem/event:field", s));
         g.trace.push_back(s);
       }
     }

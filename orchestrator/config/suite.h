@@ -55,6 +55,10 @@ struct SwapSettings {
   std::optional<std::uint64_t> disk_bytes;        // swap: {disk: 1G} a virtio-blk swap disk
 };
 
+// guest.trace_buffer_kb: one page at least; at most 256 MiB per CPU, which no guest here could hold.
+inline constexpr int kMinTraceBufferKb = 4;
+inline constexpr int kMaxTraceBufferKb = 256 * 1024;
+
 struct GuestSettings {
   std::uint64_t memory_bytes = 2ull << 30;
   int cpus = 2;
@@ -67,6 +71,8 @@ struct GuestSettings {
   std::map<std::string, SettingValues> khugepaged;// knob -> values
   std::map<std::string, SettingValues> sysctl;    // "vm.swappiness" -> values
   std::vector<std::string> trace;                 // extra tracepoints "huge_memory/mm_..."
+  // The tracing ring buffer per CPU in KiB (tracefs buffer_size_kb); none: the kernel's default.
+  std::optional<int> trace_buffer_kb;
   int sample_ms = 250;
   SourceLocation where;
 };

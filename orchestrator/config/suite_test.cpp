@@ -166,6 +166,32 @@ workloads: [{workload: w}]
 )"), HasSubstr("guest.thp.enabled: 'sometimes' is not one of: always, madvise, never"));
 }
 
+// guest.trace takes subsystem/event or subsystem/event:field; trace_buffer_kb sizes the ring
+// buffer per CPU (a small one makes losses likely, docs/protocol.md `trace`).
+TEST_F(SuiteTest, TraceEventsWithFieldsAndTheTraceBufferSize) {
+  const Suite s = parse(R"(name: s
+kernels: {a: {}}
+arches: [x86_64]
+guest: {trace: [huge_memory/mm_khugepaged_scan_pmd, kmem/mm_page_alloc:order], trace_buffer_kb: 4}
+workloads: [{workload: w}]
+)");
+  EXPECT_EQ(s.guest.trace, (std::vector<std::string>{"huge_memory/mm_khugepaged_scan_pmd", "kmem/mm_page_alloc:order"}));
+  EXPECT_EQ(s.guest.trace_buffer_kb, 4);
+  EXPECT_FALSE(parse(kExample).guest.trace_buffer_kb) << "the kernel's default unless set";
+  EXPECT_THAT(error_of(R"(name: s
+kernels: {a: {}}
+arches: [x86_64]
+guest: {trace_buffer_kb: 2}
+workloads: [{workload: w}]
+)"), HasSubstr("suite.yaml:4:26: guest.trace_buffer_kb"));
+  EXPECT_THAT(error_of(R"(name: s
+kernels: {a: {}}
+arches: [x86_64]
+guest: {trace: ["kmem/mm_page_alloc:"]}
+workloads: [{workload: w}]
+)"), HasSubstr("'kmem/mm_page_alloc:' is not subsystem/event or subsystem/event:field"));
+}
+
 TEST_F(SuiteTest, MissingPatchAndMissingBaseAreErrors) {
   EXPECT_THAT(error_of(R"(name: s
 kernels:

@@ -26,6 +26,7 @@ constexpr std::array<std::string_view, 7> kKhugepagedKnobs = {
     "max_ptes_swap", "max_ptes_shared", "defrag"};
 
 constexpr std::string_view kZswapEnabled = "/sys/module/zswap/parameters/enabled";
+constexpr std::string_view kTraceBufferKb = "/sys/kernel/tracing/buffer_size_kb";
 
 // The field of each tracepoint's formatted line that carries its outcome (6.12 TP_printk).
 struct TraceFieldDefault {
@@ -143,6 +144,19 @@ void apply_setting(config::GuestSettings& guest, const std::string& name, const 
   } else if (name == "trace") {
     parse_trace_event(value);  // validates
     guest.trace.push_back(value);
+  } else if (name == "trace_buffer_kb") {
+    int kb = 0;
+    try {
+      size_t used = 0;
+      kb = std::stoi(value, &used);
+      if (used != value.size()) kb = 0;
+    } catch (const std::exception&) {
+      kb = 0;
+    }
+    if (kb < config::kMinTraceBufferKb || kb > config::kMaxTraceBufferKb)
+      throw UsageError(fmt::format("setting trace_buffer_kb={}: expected {}..{}", value, config::kMinTraceBufferKb,
+                                   config::kMaxTraceBufferKb));
+    guest.trace_buffer_kb = kb;
   } else if (name == "sample_ms") {
     int ms = 0;
     try {
@@ -157,7 +171,7 @@ void apply_setting(config::GuestSettings& guest, const std::string& name, const 
   } else {
     throw UsageError(fmt::format(
         "setting '{}': unknown (known: thp.<{}>, thp.hugepages-<N>kB.enabled, khugepaged.<{}>, sysctl.<name>, "
-        "zswap, swap.zram, swap.zram_algorithm, swap.disk, trace, sample_ms)",
+        "zswap, swap.zram, swap.zram_algorithm, swap.disk, trace, trace_buffer_kb, sample_ms)",
         name, listing(kThpKnobs), listing(kKhugepagedKnobs)));
   }
 }
@@ -207,6 +221,8 @@ std::vector<KnobSetting> knob_settings(const config::GuestSettings& guest) {
     check_value("sysctl." + name, value, where);
     out.push_back({"sysctl." + name, sysctl_path(name, where), value, false});
   }
+  if (guest.trace_buffer_kb)
+    out.push_back({"trace_buffer_kb", std::string(kTraceBufferKb), std::to_string(*guest.trace_buffer_kb), false, true});
   return out;
 }
 
@@ -280,6 +296,7 @@ nlohmann::json job_json(const Job& job) {
   for (const auto& s : knob_settings(guest)) {
     json entry = {{"name", s.name}, {"path", s.path}, {"value", s.value}};
     if (s.absent_ok) entry["absent_ok"] = true;
+    if (s.rounds_up) entry["rounds_up"] = true;
     settings.push_back(std::move(entry));
   }
   doc["settings"] = std::move(settings);

@@ -22,11 +22,13 @@ struct KnobSetting {
   std::string path;   // "/sys/kernel/mm/transparent_hugepage/enabled"
   std::string value;  // as the kernel takes it
   bool absent_ok = false;  // a missing file is fine (the value means "off")
+  bool rounds_up = false;  // a number the kernel rounds up (buffer_size_kb): reading back more is fine
 };
 
 // Translates settings with exactly one value per knob (the run matrix has already picked one;
 // a knob with several values is an internal error) into the ordered list the agent applies:
-// zswap first (off before any swap exists), then THP globals, per-size THP, khugepaged, sysctl.
+// zswap first (off before any swap exists), then THP globals, per-size THP, khugepaged, sysctl,
+// the tracing buffer size.
 // Throws common::UsageError naming the knob (and the suite location) for a knob it does not
 // know or a name that could escape its directory.
 std::vector<KnobSetting> knob_settings(const config::GuestSettings& guest);

@@ -263,7 +263,13 @@ TEST(ApplySetting, CommandLineNamesReachTheSameKnobs) {
   apply_setting(g, "zswap", "off");
   apply_setting(g, "trace", "huge_memory/mm_collapse_huge_page");
   apply_setting(g, "sample_ms", "100");
+  EXPECT_EQ(find(knob_settings(g), "trace_buffer_kb"), nullptr) << "the kernel's default unless asked";
+  apply_setting(g, "trace_buffer_kb", "4");
   auto s = knob_settings(g);
+  EXPECT_EQ(find(s, "trace_buffer_kb")->path, "/sys/kernel/tracing/buffer_size_kb");
+  EXPECT_EQ(find(s, "trace_buffer_kb")->value, "4");
+  EXPECT_TRUE(find(s, "trace_buffer_kb")->rounds_up) << "the kernel keeps whole pages: 4 reads back 7";
+  EXPECT_FALSE(find(s, "thp.enabled")->rounds_up);
   EXPECT_EQ(find(s, "thp.enabled")->value, "always");
   EXPECT_EQ(find(s, "thp.hugepages-64kB.enabled")->value, "inherit");
   EXPECT_EQ(find(s, "thp.hugepages-16kB.enabled")->value, "always");
@@ -282,7 +288,7 @@ TEST(ApplySetting, UnknownOrMalformedIsAUsageError) {
   config::GuestSettings g;
   for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
            {"thp.bogus", "1"}, {"khugepaged.pages_collapsed", "1"}, {"sysctl.", "1"}, {"sysctl.../x", "1"},
-           {"swap.zram", "lots"}, {"zswap", "maybe"}, {"trace", "nonsense"}, {"sample_ms", "1"},
+           {"swap.zram", "lots"}, {"zswap", "maybe"}, {"trace", "nonsense"}, {"sample_ms", "1"}, {"trace_buffer_kb", "2"}, {"trace_buffer_kb", "4k"},
            {"thp.sizes.huge", "always"}, {"memory", "2G"}}) {
     EXPECT_THROW(apply_setting(g, name, value), common::UsageError) << name << "=" << value;
   }

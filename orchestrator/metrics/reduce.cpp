@@ -74,11 +74,31 @@ std::map<std::string, double> reduce_step(const collect::StepRecords& step, cons
     // The total says the event was traced in this step, even when it never fired: compare then
     // counts a value this run never saw as 0 rather than as missing.
     double& total = out[prefix + "total"];
+    // What the histogram may be short by (docs/protocol.md, `trace`); compare marks the
+    // event's rows incomplete where it is not 0.
+    double& lost = out[prefix + "lost_events"];
+    lost = std::max(lost, static_cast<double>(std::max<std::int64_t>(trace.lost, 0)));
     for (const auto& [value, count] : trace.counts) {
       std::string name = prefix + value;
-      if (!is_valid_metric_name(name) || value == "total") continue;
+      if (!is_valid_metric_name(name) || value == "total" || value == "lost_events") continue;
       out[name] += static_cast<double>(count);
       total += static_cast<double>(count);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::int64_t> trace_lost(const collect::RunResult& result) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  std::map<std::string, std::int64_t> out;
+  for (const auto& step : result.records.steps) {
+    // One event counted by two fields has one loss.
+    std::map<std::string, std::int64_t> in_step;
+    for (const auto& trace : step.traces)
+      in_step[trace.event] = std::max({in_step[trace.event], trace.lost, std::int64_t{0}});
+    for (const auto& [event, lost] : in_step) {
+      std::int64_t& total = out[event];
+      total = lost > kMax - total ? kMax : total + lost;
     }
   }
   return out;

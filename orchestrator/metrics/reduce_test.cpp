@@ -32,7 +32,8 @@ TEST(Reduce, CountersGaugesWorkloadValuesAndTraces) {
   collect::TraceHistogram trace;
   trace.event = "huge_memory/mm_khugepaged_scan_pmd";
   trace.field = "status";
-  trace.counts = {{"succeeded", 35}, {"exceed_swap_pte", 109}};
+  trace.counts = {{"succeeded", 35}, {"exceed_swap_pte", 109}, {"lost_events", 3}};
+  trace.lost = 12;
   step.traces.push_back(trace);
 
   const auto m = reduce_step(step, Registry::load_default());
@@ -44,7 +45,33 @@ TEST(Reduce, CountersGaugesWorkloadValuesAndTraces) {
   EXPECT_DOUBLE_EQ(m.at("wl.collapsed_fraction"), 0.98);
   EXPECT_DOUBLE_EQ(m.at("trace.mm_khugepaged_scan_pmd.succeeded"), 35);
   EXPECT_DOUBLE_EQ(m.at("trace.mm_khugepaged_scan_pmd.exceed_swap_pte"), 109);
+  EXPECT_DOUBLE_EQ(m.at("trace.mm_khugepaged_scan_pmd.total"), 35 + 109);
+  // The agent's lost count, never a guest value that happens to carry the name.
+  EXPECT_DOUBLE_EQ(m.at("trace.mm_khugepaged_scan_pmd.lost_events"), 12);
   EXPECT_EQ(m.count("vmstat.thp_fault_alloc.min"), 0u);
+}
+
+TEST(Reduce, TraceLostAddsUpStepsAndCountsAnEventOncePerStep) {
+  collect::RunResult result;
+  for (std::int64_t lost : {7, 0, 5}) {
+    collect::StepRecords step;
+    for (const char* field : {"status", "referenced"}) {  // one event counted by two fields
+      collect::TraceHistogram trace;
+      trace.event = "huge_memory/mm_khugepaged_scan_pmd";
+      trace.field = field;
+      trace.lost = lost;
+      step.traces.push_back(trace);
+    }
+    collect::TraceHistogram clean;
+    clean.event = "huge_memory/mm_collapse_huge_page";
+    clean.field = "status";
+    step.traces.push_back(clean);
+    result.records.steps.push_back(step);
+  }
+  const auto lost = trace_lost(result);
+  EXPECT_EQ(lost.at("huge_memory/mm_khugepaged_scan_pmd"), 12);
+  EXPECT_EQ(lost.at("huge_memory/mm_collapse_huge_page"), 0) << "traced and complete";
+  EXPECT_EQ(lost.size(), 2u);
 }
 
 TEST(Reduce, KindDecidesTheReduction) {

@@ -58,6 +58,8 @@ std::vector<std::string> canonical_settings(const config::GuestSettings& g) {
   for (const auto& [k, v] : g.sysctl) out.push_back(fmt::format("sysctl.{}={}", k, join(v)));
   for (const auto& t : g.trace) out.push_back(fmt::format("trace={}", t));
   out.push_back(fmt::format("sample_ms={}", g.sample_ms));
+  // Only when set, so that the keys of suites written before the knob stay as they were.
+  if (g.trace_buffer_kb) out.push_back(fmt::format("trace_buffer_kb={}", *g.trace_buffer_kb));
   std::sort(out.begin(), out.end());
   return out;
 }

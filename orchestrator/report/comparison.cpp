@@ -30,6 +30,7 @@ const char* to_string(Verdict verdict) {
     case Verdict::kNoChange: return "no-change";
     case Verdict::kNoisy: return "noisy";
     case Verdict::kUnconfirmed: return "unconfirmed";
+    case Verdict::kIncomplete: return "incomplete";
     case Verdict::kTooFewRuns: return "too-few-runs";
     case Verdict::kFewSamples: return "few-samples";
     case Verdict::kMissing: return "missing";
@@ -68,7 +69,8 @@ void measure_cell(const Cell& baseline, Cell& variant, const VerdictRules& rules
 }
 
 bool is_tested(const Cell& baseline, const Cell& variant, const VerdictRules& rules) {
-  return variant.welch && baseline.summary.n >= rules.min_runs && variant.summary.n >= rules.min_runs;
+  return variant.welch && baseline.summary.n >= rules.min_runs && variant.summary.n >= rules.min_runs &&
+         baseline.incomplete_runs == 0 && variant.incomplete_runs == 0;
 }
 
 namespace {
@@ -90,6 +92,11 @@ void judge_cell(const Cell& baseline, Cell& variant, const metrics::MetricInfo& 
   variant.significant = false;
   if (b.n == 0 || v.n == 0) {
     variant.verdict = Verdict::kMissing;
+    return;
+  }
+  // Counts that are lower bounds claim nothing either way.
+  if (baseline.incomplete_runs > 0 || variant.incomplete_runs > 0) {
+    variant.verdict = Verdict::kIncomplete;
     return;
   }
   // Too few values claim nothing, not even significance: no p_adjusted, no flag.
@@ -232,6 +239,45 @@ void mark_absent(const Group& g, MetricRow& row) {
     const bool lacks = c.summary.n == 0 && g.outcomes[v].finished() > 0;
     if (lacks || (v > 0 && baseline_absent && c.summary.n > 0)) c.verdict = Verdict::kAbsent;
   }
+}
+
+}  // namespace
+
+namespace {
+
+constexpr std::uint32_t kNoMetric = ~std::uint32_t{0};
+
+// The metrics of tracepoint histograms among a comparison's metric names (sorted, unique), as
+// metrics::reduce_step names them: trace.<event>.<value>, .total and .lost_events.
+struct TraceMetricIds {
+  // A run that traced an event (it has trace.<event>.total) but never saw one of its values
+  // counts that value as 0, so that a bucket that appears or vanishes between kernels
+  // (pte_uffd_wp -> pte_non_present) is compared instead of dropped.
+  std::map<std::uint32_t, std::vector<std::uint32_t>> buckets_of_total;  // .total id -> bucket ids
+  std::vector<std::uint32_t> lost_of;  // metric id -> the id of its tracepoint's .lost_events, or kNoMetric
+  std::vector<bool> is_lost;           // metric id -> it is a .lost_events
+};
+
+TraceMetricIds trace_metric_ids(const std::vector<std::string>& names) {
+  TraceMetricIds out;
+  out.lost_of.assign(names.size(), kNoMetric);
+  out.is_lost.assign(names.size(), false);
+  auto id_of = [&](const std::string& name) {
+    auto it = std::lower_bound(names.begin(), names.end(), name);
+    return it != names.end() && *it == name ? static_cast<std::uint32_t>(it - names.begin()) : kNoMetric;
+  };
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string& n = names[i];
+    const auto dot = n.starts_with("trace.") ? n.find('.', 6) : std::string::npos;
+    if (dot == std::string::npos) continue;
+    const std::string_view value = std::string_view(n).substr(dot + 1);
+    out.is_lost[i] = value == "lost_events";
+    if (!out.is_lost[i]) out.lost_of[i] = id_of(n.substr(0, dot) + ".lost_events");
+    if (out.is_lost[i] || value == "total") continue;
+    if (const std::uint32_t total = id_of(n.substr(0, dot) + ".total"); total != kNoMetric)
+      out.buckets_of_total[total].push_back(static_cast<std::uint32_t>(i));
+  }
+  return out;
 }
 
 }  // namespace
@@ -466,20 +512,9 @@ Comparison build_comparison(const CompareInput& input) {
   for (std::size_t gi = 0; gi < cmp.groups.size(); ++gi)
     for (std::size_t v = 0; v < cmp.variants.size(); ++v) fewest_samples.try_emplace({gi, v}, -1);
 
-  // Tracepoint histograms: a run that traced an event (it has trace.<event>.total) but never
-  // saw one of its values counts that value as 0, so that a bucket that appears or vanishes
-  // between kernels (pte_uffd_wp -> pte_non_present) is compared instead of dropped.
-  std::map<std::uint32_t, std::vector<std::uint32_t>> buckets_of_total;  // .total id -> bucket ids
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    const std::string& n = names[i];
-    if (!n.starts_with("trace.")) continue;
-    const auto dot = n.find('.', 6);
-    if (dot == std::string::npos || n.compare(dot, std::string::npos, ".total") == 0) continue;
-    const std::string total = n.substr(0, dot) + ".total";
-    auto it = std::lower_bound(names.begin(), names.end(), total);
-    if (it != names.end() && *it == total)
-      buckets_of_total[static_cast<std::uint32_t>(it - names.begin())].push_back(static_cast<std::uint32_t>(i));
-  }
+  const TraceMetricIds trace = trace_metric_ids(names);
+  // (group and variant bits of a key, .lost_events id) -> runs that lost events of that tracepoint
+  std::map<std::pair<std::uint64_t, std::uint32_t>, std::uint32_t> incomplete;
 
   // 4. Every value as a packed (group, metric, variant, run order) key, sorted.
   std::vector<Entry> entries;
@@ -507,9 +542,9 @@ Comparison build_comparison(const CompareInput& input) {
     std::uint64_t run_prefix = ~std::uint64_t{0};
     std::vector<std::uint32_t> run_metrics;  // global ids the current run has
     auto fill_missing_buckets = [&] {
-      if (run_prefix == ~std::uint64_t{0} || buckets_of_total.empty()) return;
+      if (run_prefix == ~std::uint64_t{0} || trace.buckets_of_total.empty()) return;
       std::sort(run_metrics.begin(), run_metrics.end());
-      for (const auto& [total, buckets] : buckets_of_total) {
+      for (const auto& [total, buckets] : trace.buckets_of_total) {
         if (!std::binary_search(run_metrics.begin(), run_metrics.end(), total)) continue;
         for (std::uint32_t b : buckets)
           if (!std::binary_search(run_metrics.begin(), run_metrics.end(), b))
@@ -527,6 +562,10 @@ Comparison build_comparison(const CompareInput& input) {
       }
       if (run_prefix == ~std::uint64_t{0}) return;
       const std::uint32_t id = global[static_cast<std::size_t>(metric_id)];
+      if (trace.is_lost[id]) {  // not a row of its own: it marks its tracepoint's rows
+        if (value > 0) ++incomplete[{run_prefix >> kOrderBits, id}];
+        return;
+      }
       run_metrics.push_back(id);
       entries.push_back(Entry{run_prefix | (std::uint64_t{id} << (kVariantBits + kOrderBits)), value});
     });
@@ -571,8 +610,13 @@ Comparison build_comparison(const CompareInput& input) {
       row.cells[v].values = per_variant[v];
       row.cells[v].summary = summarize(per_variant[v], harmonic, cmp.rules.confidence);
     }
-    for (std::size_t v = 0; v < cmp.variants.size(); ++v)
+    for (std::size_t v = 0; v < cmp.variants.size(); ++v) {
       row.cells[v].runs = static_cast<std::size_t>(g.outcomes[v].finished());
+      if (trace.lost_of[metric] == kNoMetric) continue;
+      const std::uint64_t group_variant = (std::uint64_t{group} << (kMetricBits + kVariantBits)) | v;
+      if (auto it = incomplete.find({group_variant, trace.lost_of[metric]}); it != incomplete.end())
+        row.cells[v].incomplete_runs = it->second;
+    }
     row.cells[0].verdict = row.cells[0].summary.n > 0 ? Verdict::kBaseline : Verdict::kMissing;
     for (std::size_t v = 1; v < cmp.variants.size(); ++v) {
       measure_cell(row.cells[0], row.cells[v], cmp.rules);

@@ -31,6 +31,10 @@ enum class Verdict {
   // adjusted for the comparison's other tests; among that many tests, such a p is what chance
   // alone gives now and then. Never a change, never trips --fail-on.
   kUnconfirmed,
+  // No verdict: a tracepoint histogram's row where some run of this cell or of the baseline lost
+  // events of that tracepoint (the ring buffer overflowed, lines were unusable): its counts are
+  // lower bounds, not samples. Never a change, never trips --fail-on.
+  kIncomplete,
   kTooFewRuns,   // no verdict: fewer than VerdictRules::min_runs values on a side
   kFewSamples,   // withheld: a gauge that changed, sampled fewer than VerdictRules::min_gauge_samples times in a step
   kMissing,      // no values on one side (e.g. none of its runs finished)
@@ -59,6 +63,10 @@ struct Cell {
   // The fewest counter samples per step over this cell's and the baseline's finished runs
   // (-1: not recorded). Gauges below VerdictRules::min_gauge_samples get no change verdict.
   int fewest_samples = -1;
+  // Finished runs of this variant that lost events of the tracepoint this row counts
+  // (trace.<event>.*: the run's trace.<event>.lost_events > 0). Non-zero here or in the
+  // baseline's cell: verdict incomplete.
+  std::uint32_t incomplete_runs = 0;
   // Against the baseline (absent for the baseline's own cell):
   std::optional<double> change_pct;  // (mean - baseline) / |baseline| * 100; none if baseline is 0
   double difference = 0;             // mean - baseline mean
@@ -83,8 +91,8 @@ struct Cell {
 // detectable change) and resets p_adjusted, significant and the verdict (missing).
 void measure_cell(const Cell& baseline, Cell& variant, const VerdictRules& rules);
 // A measured cell takes part in false-discovery control: both sides have at least
-// VerdictRules::min_runs values. Cells that can never be flagged are left out of the family,
-// where they would only make the adjustment stricter for the others.
+// VerdictRules::min_runs values and neither lost trace events. Cells that can never be flagged
+// are left out of the family, where they would only make the adjustment stricter for the others.
 bool is_tested(const Cell& baseline, const Cell& variant, const VerdictRules& rules);
 // The verdict of a measured cell from its fields and p_adjusted (docs/report-json.md, "Verdict").
 void judge_cell(const Cell& baseline, Cell& variant, const metrics::MetricInfo& info, const VerdictRules& rules);

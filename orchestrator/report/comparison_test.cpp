@@ -725,5 +725,94 @@ TEST(Comparison, MetricMissingInSomeRunsSaysHowManyCarriedIt) {
   }
 }
 
+
+// A histogram whose runs lost events (ring buffer overflow) is a lower bound, not a sample: the
+// 40% drop of scan_pmd.succeeded below comes with lost events in two of the patched runs and
+// gets no verdict, not a regression; a loss in the baseline's runs does the same to a row the
+// variant traced completely; an event without losses is judged as ever. The .lost_events
+// metric marks rows and is no row of its own.
+void write_lossy_tree(const fs::path& dir) {
+  store::ResultStore s(dir);
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> noise(0, 0.02);
+  for (const std::string variant : {"base", "patched"}) {
+    const double shift = variant == "patched" ? 0.6 : 1.0;
+    for (int rep = 0; rep < 5; ++rep) {
+      auto m = run(variant, rep);
+      const double scan = std::round(1000 * shift * (1 + noise(rng)));
+      const double collapse = std::round(500 * shift * (1 + noise(rng)));
+      const double file = std::round(200 * (1 + noise(rng)));
+      m.metrics = {{"trace.mm_khugepaged_scan_pmd.succeeded", scan},
+                   {"trace.mm_khugepaged_scan_pmd.total", scan},
+                   {"trace.mm_khugepaged_scan_pmd.lost_events", variant == "patched" && rep < 2 ? 400 : 0},
+                   {"trace.mm_collapse_huge_page.succeeded", collapse},
+                   {"trace.mm_collapse_huge_page.total", collapse},
+                   {"trace.mm_collapse_huge_page.lost_events", 0},
+                   {"trace.mm_khugepaged_scan_file.succeeded", file},
+                   {"trace.mm_khugepaged_scan_file.total", file},
+                   {"trace.mm_khugepaged_scan_file.lost_events", variant == "base" && rep == 3 ? 5 : 0}};
+      s.write_run(m, "", "");
+    }
+  }
+}
+
+TEST(Comparison, LostTraceEventsMakeTheirHistogramRowsIncomplete) {
+  Tree t;
+  write_lossy_tree(t.dir());
+  const Comparison cmp = build_comparison(CompareInput{{t.dir()}, std::nullopt, std::nullopt, {}});
+  ASSERT_EQ(cmp.groups.size(), 1u);
+  const Group& g = cmp.groups[0];
+  for (const char* name : {"trace.mm_khugepaged_scan_pmd.succeeded", "trace.mm_khugepaged_scan_pmd.total"}) {
+    const Cell& c = row(g, name).cells[1];
+    EXPECT_EQ(c.verdict, Verdict::kIncomplete) << name << ": " << to_string(c.verdict);
+    EXPECT_EQ(c.incomplete_runs, 2u) << name;
+    EXPECT_EQ(row(g, name).cells[0].incomplete_runs, 0u) << name;
+    EXPECT_FALSE(c.significant) << name;
+    EXPECT_FALSE(c.p_adjusted) << name << ": outside the false-discovery family";
+    ASSERT_TRUE(c.change_pct) << name;
+    EXPECT_LT(*c.change_pct, -30) << name << ": the drop is still shown";
+  }
+  const Cell& file = row(g, "trace.mm_khugepaged_scan_file.succeeded").cells[1];
+  EXPECT_EQ(file.verdict, Verdict::kIncomplete) << "a loss in the baseline's runs: " << to_string(file.verdict);
+  EXPECT_EQ(row(g, "trace.mm_khugepaged_scan_file.succeeded").cells[0].incomplete_runs, 1u);
+  EXPECT_EQ(file.incomplete_runs, 0u);
+  const Cell& collapse = row(g, "trace.mm_collapse_huge_page.succeeded").cells[1];
+  EXPECT_EQ(collapse.verdict, Verdict::kChanged) << "no event lost: " << to_string(collapse.verdict);
+  EXPECT_EQ(collapse.incomplete_runs, 0u);
+  for (const auto& r : g.rows) EXPECT_FALSE(r.name.ends_with(".lost_events")) << r.name;
+  for (const auto& z : g.all_zero) EXPECT_FALSE(z.ends_with(".lost_events")) << z;
+  EXPECT_EQ(cmp.fdr.tests, 2u) << "only the two mm_collapse_huge_page rows are tested";
+
+  const FailureSummary f = summarize_failures(cmp, {FailOn::kRegression});
+  EXPECT_EQ(f.incomplete, 4u);
+  EXPECT_TRUE(f.triggered.empty()) << "an incomplete histogram never fails --fail-on regression";
+
+  std::string text, json;
+  EXPECT_EQ(exit_code(t.dir(), {FailOn::kRegression}, Format::kText, &text), 0) << text;
+  bool marked = false;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.ends_with("]") || line.find("trace.mm_khugepaged_scan_pmd.succeeded") == std::string::npos) continue;
+    marked = true;
+    EXPECT_NE(line.find("% i"), std::string::npos) << "the flag after the change: " << line;
+    EXPECT_NE(line.find("[patched lost events in 2 of 5 runs]"), std::string::npos) << line;
+  }
+  EXPECT_TRUE(marked) << text;
+  EXPECT_NE(text.find("[base lost events in 1 of 5 runs]"), std::string::npos) << text;
+  EXPECT_NE(text.find("i incomplete:"), std::string::npos) << "the legend says what i means";
+  exit_code(t.dir(), {}, Format::kJson, &json);
+  const auto j = nlohmann::json::parse(json);
+  EXPECT_EQ(j["summary"]["incomplete"], 4);
+  bool found = false;
+  for (const auto& m : j["groups"][0]["metrics"]) {
+    if (m["name"] != "trace.mm_khugepaged_scan_pmd.succeeded") continue;
+    found = true;
+    EXPECT_EQ(m["cells"]["patched"]["verdict"], "incomplete");
+    EXPECT_EQ(m["cells"]["patched"]["runs_with_lost_events"], 2);
+    EXPECT_FALSE(m["cells"]["base"].contains("runs_with_lost_events"));
+  }
+  EXPECT_TRUE(found) << json;
+}
+
 }  // namespace
 }  // namespace foliolab::report

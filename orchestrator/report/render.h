@@ -32,6 +32,7 @@ const char* to_string(FailOn kind);
 struct FailureSummary {
   std::size_t regressions = 0, improvements = 0, changed = 0, noisy = 0, too_few_runs = 0, few_samples = 0;
   std::size_t unconfirmed = 0;
+  std::size_t incomplete = 0;  // cells of tracepoint histograms whose runs lost events
   std::size_t crashes = 0, integrity = 0, failed_runs = 0, infra = 0, skipped = 0;
   std::set<FailOn> triggered;  // of the requested kinds, those present
 };
@@ -44,9 +45,12 @@ struct RenderOptions {
   std::string command_line;             // shown in the report's header
 };
 
-// Whether a row appears in text, markdown and HTML tables (JSON always has every row). Rows
-// that only_in_some() never do, not even with --all: only_in_lists() names them once.
+// Whether a row appears in text, markdown and HTML tables (JSON always has every row): with
+// --all, a change, a registry-known metric, or runs that lost its trace events. Rows that
+// only_in_some() never do, not even with --all: only_in_lists() names them once.
 bool row_shown(const MetricRow& row, const RenderOptions& options);
+// The marker of a cell whose runs lost trace events: "lost events in 2 of 5 runs", else "".
+std::string lost_events_text(const Cell& cell);
 
 // The metrics that exist in some variants only (Group::only_in), once per report: one entry
 // per set of variants having them (in variant order), each metric named once per set however

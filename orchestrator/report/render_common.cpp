@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -48,6 +49,7 @@ FailureSummary summarize_failures(const Comparison& comparison, const std::set<F
           case Verdict::kChanged: ++s.changed; break;
           case Verdict::kNoisy: ++s.noisy; break;
           case Verdict::kUnconfirmed: ++s.unconfirmed; break;
+          case Verdict::kIncomplete: ++s.incomplete; break;
           case Verdict::kTooFewRuns: ++s.too_few_runs; break;
           case Verdict::kFewSamples: ++s.few_samples; break;
           default: break;
@@ -75,7 +77,14 @@ FailureSummary summarize_failures(const Comparison& comparison, const std::set<F
 
 bool row_shown(const MetricRow& row, const RenderOptions& options) {
   if (row.only_in_some()) return false;
-  return options.all_metrics || row.has_change() || row.info.known;
+  const bool lost = std::any_of(row.cells.begin(), row.cells.end(), [](const Cell& c) { return c.incomplete_runs > 0; });
+  return options.all_metrics || row.has_change() || row.info.known || lost;
+}
+
+std::string lost_events_text(const Cell& cell) {
+  if (cell.incomplete_runs == 0) return "";
+  if (cell.runs == 0) return fmt::format("lost events in {} runs", cell.incomplete_runs);
+  return fmt::format("lost events in {} of {} runs", cell.incomplete_runs, cell.runs);
 }
 
 std::vector<OnlyInList> only_in_lists(const Comparison& comparison) {
@@ -128,6 +137,7 @@ char verdict_flag(const Cell& cell) {
     case Verdict::kChanged: return 'C';
     case Verdict::kNoisy: return '~';
     case Verdict::kUnconfirmed: return 'u';
+    case Verdict::kIncomplete: return 'i';
     case Verdict::kTooFewRuns: return '?';
     case Verdict::kFewSamples: return 's';
     case Verdict::kNoChange: return cell.significant ? '*' : ' ';

@@ -26,7 +26,7 @@ table{border-collapse:collapse;margin:.4em 0}td,th{padding:2px 8px;border-bottom
 th{background:#f4f4f4}td.name,th.name{text-align:left;font-family:ui-monospace,monospace}
 td.left{text-align:left}
 .regression{background:#fde2e1;color:#900;font-weight:bold}.improvement{background:#e1f6e4;color:#065}
-.changed{background:#e3ecfb;color:#124}.noisy,.unconfirmed,.too-few-runs,.few-samples{color:#888}.missing,.absent{color:#bbb}
+.changed{background:#e3ecfb;color:#124}.noisy,.unconfirmed,.incomplete,.too-few-runs,.few-samples{color:#888}.missing,.absent{color:#bbb}
 pre{background:#f7f7f7;border:1px solid #ddd;padding:.5em;overflow:auto;max-height:30em;font-size:12px}
 dl.summary{display:grid;grid-template-columns:max-content auto;gap:2px 1em}dl.summary dt{font-weight:bold}
 dl.summary dd{margin:0}.fail{color:#900;font-weight:bold}.pass{color:#065;font-weight:bold}
@@ -121,6 +121,7 @@ std::string cell_class(const Cell& c) {
     case Verdict::kChanged: return "changed";
     case Verdict::kNoisy: return "noisy";
     case Verdict::kUnconfirmed: return "unconfirmed";
+    case Verdict::kIncomplete: return "incomplete";
     case Verdict::kTooFewRuns: return "too-few-runs";
     case Verdict::kFewSamples: return "few-samples";
     case Verdict::kMissing: return "missing";
@@ -160,8 +161,8 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
     out << "</dd>\n";
   }
   out << "<dt>rule</dt><dd>" << h(rule_text(cmp), 1024) << "</dd>\n";
-  out << fmt::format("<dt>verdicts</dt><dd>{} regressions, {} improvements, {} changed, {} noisy, {} unconfirmed, {} with too few runs, {} gauges sampled too few times</dd>\n",
-                     f.regressions, f.improvements, f.changed, f.noisy, f.unconfirmed, f.too_few_runs, f.few_samples);
+  out << fmt::format("<dt>verdicts</dt><dd>{} regressions, {} improvements, {} changed, {} noisy, {} unconfirmed, {} incomplete, {} with too few runs, {} gauges sampled too few times</dd>\n",
+                     f.regressions, f.improvements, f.changed, f.noisy, f.unconfirmed, f.incomplete, f.too_few_runs, f.few_samples);
   out << fmt::format("<dt>runs</dt><dd>{} in all; {} failed, {} crashed, {} integrity errors, {} skipped, {} infra errors</dd>\n",
                      cmp.total_runs, f.failed_runs, f.crashes, f.integrity, f.skipped, f.infra);
   if (!options.fail_on.empty()) {
@@ -185,7 +186,8 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
          "<span class=\"changed\">changed (no better direction)</span><span class=\"noisy\">noisy: spread hides a "
          "threshold-sized change</span><span class=\"unconfirmed\">unconfirmed: significant alone, not after adjusting "
          "for the comparison's tests</span><span class=\"too-few-runs\">fewer than 3 runs</span>"
-         "<span class=\"few-samples\">gauge sampled too few times per step</span></p>\n";
+         "<span class=\"few-samples\">gauge sampled too few times per step</span>"
+         "<span class=\"incomplete\">incomplete: runs lost trace events, counts are lower bounds</span></p>\n";
 
   out << "<ul>\n";
   for (std::size_t gi = 0; gi < cmp.groups.size(); ++gi) {
@@ -243,7 +245,9 @@ void render_html(const Comparison& cmp, const RenderOptions& options, std::ostre
                          h(row.name, 200));
       for (std::size_t v = 0; v < cmp.variants.size(); ++v) {
         const Cell& c = row.cells[v];
-        const std::string stat = c.summary.n ? fmt::format("{} ±{:.1f}%", format_number(c.summary.mean), c.summary.cov * 100)
+        const std::string lost = lost_events_text(c);
+        const std::string stat = c.summary.n ? fmt::format("{} ±{:.1f}%{}", format_number(c.summary.mean), c.summary.cov * 100,
+                                                           lost.empty() ? "" : " <span class=\"incomplete\">(" + lost + ")</span>")
                                              : std::string("&ndash;");
         out << "<td>" << stat << "</td>";
         if (v > 0)

@@ -39,6 +39,7 @@ void write_cell(std::ostream& out, const Cell& c, bool baseline) {
   out << fmt::format("{{\"n\":{},\"verdict\":\"{}\"", s.n, to_string(c.verdict));
   // How many of the variant's finished runs carried the metric (n counts the values).
   if (c.runs > 0) out << fmt::format(",\"runs\":{},\"runs_with_metric\":{}", c.runs, s.n);
+  if (c.incomplete_runs > 0) out << fmt::format(",\"runs_with_lost_events\":{}", c.incomplete_runs);
   if (s.n > 0) {
     out << fmt::format(",\"mean\":{},\"mean_kind\":\"{}\",\"stddev\":{},\"cov_pct\":{},\"min\":{},\"max\":{},"
                        "\"ci95\":[{},{}],\"values\":[",
@@ -93,10 +94,10 @@ void render_json(const Comparison& cmp, const RenderOptions& options, std::ostre
     return list(set, [](FailOn k) { return fmt::format("\"{}\"", to_string(k)); });
   };
   out << fmt::format(",\"summary\":{{\"regressions\":{},\"improvements\":{},\"changed\":{},\"noisy\":{},"
-                     "\"unconfirmed\":{},\"too_few_runs\":{},\"few_samples\":{},\"crashes\":{},\"integrity_failures\":{},"
+                     "\"unconfirmed\":{},\"incomplete\":{},\"too_few_runs\":{},\"few_samples\":{},\"crashes\":{},\"integrity_failures\":{},"
                      "\"failed_runs\":{},\"infra_errors\":{},\"skipped_runs\":{},\"fail_on\":{},\"failed_on\":{},\"failed\":{}}}",
-                     f.regressions, f.improvements, f.changed, f.noisy, f.unconfirmed, f.too_few_runs, f.few_samples,
-                     f.crashes, f.integrity, f.failed_runs, f.infra, f.skipped, kinds(options.fail_on), kinds(f.triggered),
+                     f.regressions, f.improvements, f.changed, f.noisy, f.unconfirmed, f.incomplete, f.too_few_runs,
+                     f.few_samples, f.crashes, f.integrity, f.failed_runs, f.infra, f.skipped, kinds(options.fail_on), kinds(f.triggered),
                      !f.triggered.empty());
   out << ",\"groups\":[";
   for (std::size_t gi = 0; gi < cmp.groups.size(); ++gi) {

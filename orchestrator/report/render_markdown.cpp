@@ -13,7 +13,9 @@ std::string md(std::string_view text, std::size_t max = 512) { return markdown_e
 
 std::string stat(const Cell& c) {
   if (c.summary.n == 0) return "–";
-  return fmt::format("{} ±{:.1f}%", format_number(c.summary.mean), c.summary.cov * 100.0);
+  const std::string lost = lost_events_text(c);
+  return fmt::format("{} ±{:.1f}%{}", format_number(c.summary.mean), c.summary.cov * 100.0,
+                     lost.empty() ? "" : " (" + lost + ")");
 }
 
 std::string verdict_text(const Cell& c) {
@@ -29,6 +31,7 @@ std::string verdict_text(const Cell& c) {
       return fmt::format("{} unconfirmed (p={:.2g} alone, {:.2g} adjusted)", format_change(c), c.welch ? c.welch->p : 1.0,
                          c.p_adjusted.value_or(1.0));
     case Verdict::kFewSamples: return format_change(c) + " (few samples)";
+    case Verdict::kIncomplete: return format_change(c) + " incomplete (lost trace events)";
     case Verdict::kNoChange: return format_change(c) + (c.significant ? " *" : "");
     default: return "";
   }

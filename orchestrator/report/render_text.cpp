@@ -80,11 +80,15 @@ void render_table(const Comparison& cmp, const Group& g, const std::vector<std::
     auto add_note = [&](const std::string& n) {
       if (!n.empty()) notes += (notes.empty() ? "" : "; ") + n;
     };
+    if (const std::string lost = lost_events_text(row.cells[0]); !lost.empty())
+      add_note(clean_text(cmp.variants[0], false, 64) + " " + lost);
     for (std::size_t v : cols) {
       const Cell& c = row.cells[v];
       line += fmt::format("  {:>9} {}{}", format_change(c), verdict_flag(c), stat_cell(c));
       add_note(note(cmp, row, v));
       add_note(runs_note(cmp, g, row, v));
+      if (const std::string lost = lost_events_text(c); !lost.empty())
+        add_note(clean_text(cmp.variants[v], false, 64) + " " + lost);
     }
     line += "   " + clean_text(row.name, false, 160);
     if (!notes.empty()) line += "  [" + notes + "]";
@@ -211,7 +215,8 @@ void render_text(const Comparison& cmp, const RenderOptions& options, std::ostre
   out << "\nR regression  I improvement  C changed (metric has no better direction)  * significant, below threshold\n"
          "~ too noisy: the smallest detectable change is above the threshold  ? fewer than 3 runs\n"
          "u unconfirmed: significant alone, not once p is adjusted for the comparison's other tests\n"
-         "s gauge sampled too few times per step for a verdict (steps shorter than a few sample_ms)\n";
+         "s gauge sampled too few times per step for a verdict (steps shorter than a few sample_ms)\n"
+         "i incomplete: runs lost events of this tracepoint (ring buffer overflow), its counts are lower bounds\n";
   if (!options.fail_on.empty()) {
     std::vector<std::string> asked, kinds;
     for (auto k : options.fail_on) asked.push_back(to_string(k));

@@ -131,6 +131,7 @@ void record_result(RunManifest& manifest, const collect::RunResult& result, cons
   metrics::Registry with_workload = registry;
   for (const auto& [name, info] : manifest.metric_info) with_workload.set(name, info);
   manifest.metrics = metrics::reduce_run(result, with_workload);
+  manifest.trace_lost = metrics::trace_lost(result);
   if (manifest.settings_id.empty()) manifest.settings_id = settings_id(manifest.settings);
 }
 
@@ -186,6 +187,7 @@ nlohmann::json to_json(const RunManifest& m) {
       {"oom_kills", m.oom_kills},
       {"kernel_notices", m.kernel_notices},
       {"samples_per_step", m.samples_per_step},
+      {"trace_lost", m.trace_lost},
       {"errors", errors},
       {"metrics", metrics_json},
       {"metric_info", info_json},
@@ -246,6 +248,9 @@ RunManifest manifest_from_json(const nlohmann::json& j, const std::string& origi
   }
   m.oom_kills = get_int(j, "oom_kills", origin, 0);
   m.samples_per_step = get_int(j, "samples_per_step", origin, -1);
+  if (auto it = j.find("trace_lost"); it != j.end() && it->is_object())
+    for (const auto& [event, lost] : it->items())
+      if (lost.is_number_integer()) m.trace_lost[event] = lost.get<std::int64_t>();
   if (auto it = j.find("kernel_notices"); it != j.end() && it->is_array())
     for (const auto& n : *it)
       if (n.is_string()) m.kernel_notices.push_back(n.get<std::string>());

@@ -4,6 +4,7 @@
 // by compare. A reader rejects a schema it does not know.
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -86,6 +87,9 @@ struct RunManifest {
   // recorded (manifests older than the field). Gauge means over fewer than a handful of
   // samples depend on when the sampler happened to look, and compare says so.
   int samples_per_step = -1;
+  // Per traced event, the events its histograms may be short by (metrics::trace_lost); a
+  // non-zero entry makes the run's trace.<event>.* counts lower bounds, and compare says so.
+  std::map<std::string, std::int64_t> trace_lost;
   std::vector<ErrorInfo> errors;
   std::map<std::string, double> metrics;
   // Unit, kind and direction of the workload's own metrics (wl.*), from its descriptor, so that

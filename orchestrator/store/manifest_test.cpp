@@ -86,8 +86,17 @@ TEST(Manifest, RecordResultReducesAndBoundsGuestText) {
   result.records.steps.push_back(step);
   collect::StepRecords longer = step;  // a second step with more samples: the fewest count
   longer.samples.insert(longer.samples.begin() + 1, 3, {collect::SamplePhase::kDuring, 4, {{"vmstat.pswpout", 5000}}});
+  collect::TraceHistogram overflowed;
+  overflowed.event = "kmem/mm_page_alloc";
+  overflowed.field = "order";
+  overflowed.counts = {{"0", 40}};
+  overflowed.lost = 3051;
+  longer.traces.push_back(overflowed);
   result.records.steps.push_back(longer);
   record_result(m, result, metrics::Registry::load_default());
+  EXPECT_EQ(m.trace_lost, (std::map<std::string, std::int64_t>{{"kmem/mm_page_alloc", 3051}}));
+  EXPECT_EQ(manifest_from_json(to_json(m), "m.json").trace_lost, m.trace_lost);
+  EXPECT_DOUBLE_EQ(m.metrics.at("trace.mm_page_alloc.lost_events"), 3051);
   EXPECT_EQ(m.samples_per_step, 2);
   EXPECT_EQ(manifest_from_json(to_json(m), "m.json").samples_per_step, 2);
   EXPECT_EQ(m.outcome, "kernel-crash");

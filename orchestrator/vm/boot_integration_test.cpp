@@ -237,6 +237,39 @@ TEST_F(BootTest, OkSwapRoundtripReportsItsCheckedPages) {
   EXPECT_EQ(m["wl.checked_pages"].get<double>(), 3 * 1024.0) << r["metrics"].dump(2);
 }
 
+// A tracepoint histogram that the ring buffer could not hold says so. Every page allocation of
+// an 8M swap round trip fires kmem/mm_page_alloc; a 4 KiB ring buffer per CPU, read every
+// sample period, must overflow, and the run reports the loss (the agent's per-CPU overrun
+// counters and trace_pipe's LOST markers) instead of a silently low histogram. With the
+// kernel's default buffer the same run loses nothing, and the small buffer's counted plus lost
+// events add up to about what the complete run counted (here 756 + 3496 against 4233).
+TEST_F(BootTest, OverflowingTheTraceRingBufferIsReportedAsLostEvents) {
+  std::vector<std::string> args = {"--setting", "thp.enabled=madvise", "--setting", "swap.zram=64M", "--setting",
+                                   "trace=kmem/mm_page_alloc:order", "--workload", "swap-roundtrip",
+                                   "--param", "size=8388608", "--param", "folio=2097152"};
+  auto complete = boot("x86_64", args);
+  args.insert(args.begin(), {"--setting", "trace_buffer_kb=4"});
+  auto run = boot("x86_64", args);
+  if (!run.result.is_object() || !complete.result.is_object()) return;
+  const auto& c = complete.result["metrics"]["swap-roundtrip"];
+  EXPECT_EQ(complete.result["outcome"], "ok") << complete.result.dump(2);
+  EXPECT_EQ(c.value("trace.mm_page_alloc.lost_events", -1.0), 0.0) << c.dump(2);
+  EXPECT_EQ(complete.result["trace_lost"].value("kmem/mm_page_alloc", -1), 0) << complete.result.dump(2);
+  const double all = c.value("trace.mm_page_alloc.total", 0.0);
+  EXPECT_GT(all, 1000.0) << "every page allocation is an event: " << c.dump(2);
+
+  const auto& r = run.result;
+  EXPECT_EQ(r["outcome"], "ok") << r.dump(2);
+  const auto& m = r["metrics"]["swap-roundtrip"];
+  const double counted = m.value("trace.mm_page_alloc.total", 0.0);
+  const double lost = m.value("trace.mm_page_alloc.lost_events", 0.0);
+  EXPECT_GT(counted, 0.0) << "events were traced at all: " << m.dump(2);
+  EXPECT_GT(lost, 0.0) << m.dump(2);
+  EXPECT_GT(counted + lost, 0.8 * all) << "the loss accounts for what is missing: " << m.dump(2);
+  ASSERT_TRUE(r["trace_lost"].contains("kmem/mm_page_alloc")) << r.dump(2);
+  EXPECT_EQ(r["trace_lost"]["kmem/mm_page_alloc"].get<double>(), lost);
+}
+
 // swapin-race is a race only when both sides fault at the same time: on one CPU it skips,
 // saying why, and on two it reports how many rounds the two faulting passes overlapped.
 TEST_F(BootTest, SwapinRaceSkipsOnOneCpuAndCountsOverlappingRoundsOnTwo) {
