@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <regex>
@@ -17,6 +18,7 @@
 #include "image/initramfs.h"
 #include "kernel/builder.h"
 #include "kernel/patches.h"
+#include "kernel/source.h"
 #include "metrics/registry.h"
 #include "plan/plan.h"
 #include "runner/guest.h"
@@ -34,10 +36,12 @@ using Clock = std::chrono::steady_clock;
 
 struct Stopped {};  // a stop request ended a guest or a build: nothing more may start
 
-// One point of the search: the variant with the first k patches of its series.
+// One point of the search: the variant with the first k patches of its series, or at the
+// k-th commit after the good one.
 struct Candidate {
-  std::string label;  // "patch 3/5: 0003-mm-page_io-comment.patch", "no patch"
+  std::string label;  // "patch 3/5: 0003-mm-page_io-comment.patch", "no patch", "commit 1a2b3c4d5e6f mm: ..."
   config::KernelVariant variant;
+  std::string commit;  // commit mode: the full hash
 };
 
 // One row of the step table.
@@ -104,6 +108,63 @@ std::vector<Candidate> series_candidates(const config::KernelVariant& variant, c
 }
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// Commit mode: candidates 0..n for the commits of good..bad in the variant's git repository.
+// Candidate 0 is the good commit; candidate k adds the patches of the first k commits (a
+// `series` file under `dir`/<k> naming them in `dir`/all), then the variant's own patches.
+std::vector<Candidate> commit_candidates(const config::KernelVariant& variant, const std::string& good,
+                                         const std::string& bad, const fs::path& dir) {
+  if (variant.source.kind != config::KernelSource::Kind::kGit)
+    throw UsageError(fmt::format("{}: kernel {} is built from {}: --good/--bad commits need a {{git: REPO}} source "
+                                 "(or --series for its patches)", variant.where.str(), variant.name,
+                                 variant.source.describe()));
+  const fs::path& repo = variant.source.path;
+  auto commit_of = [&](const std::string& ref) {
+    return kernel::git(repo, {"rev-parse", "--verify", "--quiet", ref + "^{commit}"},
+                       fmt::format("'{}' is not a commit of this repository", ref));
+  };
+  const std::string good_hash = commit_of(good), bad_hash = commit_of(bad);
+  if (!common::run_process({"git", "-C", repo.string(), "merge-base", "--is-ancestor", good_hash, bad_hash}).ok())
+    throw UsageError(fmt::format("--good {} is not an ancestor of --bad {} in {}", good, bad, repo.string()));
+  const std::string merges = kernel::git(repo, {"rev-list", "--merges", good_hash + ".." + bad_hash}, "git rev-list");
+  if (!merges.empty())
+    throw UsageError(fmt::format("{}..{} holds merge commits (first: {}): bisect over commits needs a linear range; "
+                                 "bisect each side of the merge, or use git bisect run with foliolab check",
+                                 good, bad, first_line(merges)));
+  // One patch per non-empty commit, oldest first, each starting "From <hash> ...".
+  const fs::path all = dir / "all";
+  fs::remove_all(all);
+  kernel::git(repo, {"format-patch", "--no-renames", "--no-signature", "--quiet", "-o", all.string(),
+                     good_hash + ".." + bad_hash}, "git format-patch");
+  std::vector<fs::path> patches;
+  for (const auto& e : fs::directory_iterator(all)) patches.push_back(e.path());
+  std::sort(patches.begin(), patches.end());
+  if (patches.empty())
+    throw UsageError(fmt::format("{}..{}: no commit changes anything, nothing to bisect", good, bad));
+
+  std::vector<Candidate> out;
+  config::KernelVariant at_good = variant;
+  at_good.source.git_ref = good_hash;
+  out.push_back(Candidate{fmt::format("commit {} (good)", good_hash.substr(0, 12)), at_good, good_hash});
+  out.back().variant.name = fmt::format("{}+{}", variant.name, good_hash.substr(0, 12));
+  std::string series;
+  for (std::size_t k = 1; k <= patches.size(); ++k) {
+    const std::string text = common::read_file(patches[k - 1]);
+    const std::string hash = text.starts_with("From ") ? text.substr(5, text.find(' ', 5) - 5) : std::string();
+    const auto subject_at = text.find("\nSubject: ");
+    std::string subject = subject_at == std::string::npos ? "" : first_line(text.substr(subject_at + 10));
+    if (subject.starts_with("[PATCH")) subject = subject.substr(std::min(subject.size(), subject.find("] ") + 2));
+    series += "../all/" + patches[k - 1].filename().string() + "\n";
+    const fs::path folder = dir / fmt::format("{:04}", k);
+    fs::create_directories(folder);
+    common::write_file_atomic(folder / "series", series);
+    Candidate c{fmt::format("commit {} {}", hash.substr(0, 12), subject), at_good, hash};
+    c.variant.name = fmt::format("{}+{}", variant.name, hash.substr(0, 12));
+    c.variant.patches.insert(c.variant.patches.begin(), folder);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
 
 // The candidate's first `repetitions` runs, from the store where they are already (resume) and
 // otherwise built and run now, one guest at a time, each stored as soon as it ends.
@@ -279,9 +340,9 @@ namespace {
 
 // Options checked and the suite's parts found; UsageError names the problem.
 void check_options(const BisectOptions& o) {
-  if (!o.series)
-    throw UsageError("bisect over commits (--good/--bad refs of a {git: ...} source) is not built yet; --series "
-                     "bisects the variant's patch series (docs/bisect.md)");
+  if (!o.series && (!o.good || !o.bad))
+    throw UsageError("give --good REF and --bad REF (commits of the variant's git source), or --series to bisect "
+                     "the variant's patch series");
   if (o.crash == !o.metric.empty()) throw UsageError("give exactly one of --crash [REGEX] and --metric METRIC");
   if (o.workload.empty()) throw UsageError("--workload NAME: which of the suite's workloads[].name to run");
   if (o.repetitions < 0 || o.max_repetitions < 0) throw UsageError("--repetitions and --max-repetitions must be >= 1");
@@ -290,6 +351,29 @@ void check_options(const BisectOptions& o) {
     } catch (const std::regex_error& e) {
       throw UsageError(fmt::format("--crash {}: not a regular expression ({})", o.crash_pattern, e.what()));
     }
+}
+
+// Series mode: the candidates between --good and --bad (patch counts, defaults 0 and all);
+// `good` is set to the first one's patch count.
+std::vector<Candidate> series_range(const config::KernelVariant& variant, const BisectOptions& o, const fs::path& dir,
+                                    int& good) {
+  std::vector<Candidate> cands = series_candidates(variant, dir);
+  const int n = static_cast<int>(cands.size()) - 1;
+  auto count = [&](const std::optional<std::string>& text, int fallback, const char* what) {
+    if (!text) return fallback;
+    try {
+      std::size_t used = 0;
+      const int k = std::stoi(*text, &used);
+      if (used == text->size()) return k;
+    } catch (const std::exception&) {
+    }
+    throw UsageError(fmt::format("{} {}: with --series, a number of patches (0..{})", what, *text, n));
+  };
+  good = count(o.good, 0, "--good");
+  const int bad = count(o.bad, n, "--bad");
+  if (good < 0 || bad > n || good >= bad)
+    throw UsageError(fmt::format("--good {} --bad {}: need 0 <= good < bad <= {} (patches in the series)", good, bad, n));
+  return std::vector<Candidate>(cands.begin() + good, cands.begin() + bad + 1);
 }
 
 const config::WorkloadEntry& find_entry(const config::Suite& suite, const std::string& name) {
@@ -305,6 +389,8 @@ const config::WorkloadEntry& find_entry(const config::Suite& suite, const std::s
 nlohmann::json result_json(const std::vector<Candidate>& cands, int first_k, const Narrowed& n) {
   nlohmann::json r = {{"first_bad", nullptr}, {"last_good", cands[static_cast<std::size_t>(n.last_good)].label}};
   if (n.exact()) r["first_bad"] = cands[static_cast<std::size_t>(n.first_bad)].label;
+  if (n.exact() && !cands[static_cast<std::size_t>(n.first_bad)].commit.empty())
+    r["first_bad_commit"] = cands[static_cast<std::size_t>(n.first_bad)].commit;
   nlohmann::json range = nlohmann::json::array();
   for (int i : n.skipped) range.push_back(cands[static_cast<std::size_t>(i)].label);
   range.push_back(cands[static_cast<std::size_t>(n.first_bad)].label);
@@ -382,12 +468,10 @@ int run_bisect(const BisectOptions& o, std::ostream& out) {
     throw UsageError(fmt::format("{} already holds runs; pass --resume to continue that bisect, or --results DIR",
                                  results.string()));
   const config::WorkloadEntry entry = find_entry(suite, o.workload);
-  std::vector<Candidate> cands = series_candidates(*variant, results / "series");
+  int good = 0;
+  std::vector<Candidate> cands = o.series ? series_range(*variant, o, results / "series", good)
+                                          : commit_candidates(*variant, *o.good, *o.bad, results / "commits");
   const int n = static_cast<int>(cands.size()) - 1;
-  const int good = o.good.value_or(0), bad = o.bad.value_or(n);
-  if (good < 0 || bad > n || good >= bad)
-    throw UsageError(fmt::format("--good {} --bad {}: need 0 <= good < bad <= {} (patches in the series)", good, bad, n));
-  cands = std::vector<Candidate>(cands.begin() + good, cands.begin() + bad + 1);
 
   runner::SignalWatch signals;
   kernel::BuildOptions build;
@@ -397,7 +481,7 @@ int run_bisect(const BisectOptions& o, std::ostream& out) {
           metrics::Registry::load_default(), build, store, signals, cands.front().variant.name, 1, 1};
   env.repetitions = o.repetitions > 0 ? o.repetitions : o.crash ? 1 : 3;
   env.max_repetitions = std::max(env.repetitions, o.max_repetitions > 0 ? o.max_repetitions : 3 * env.repetitions);
-  spdlog::info("bisect {} ({} patches, candidates {}..{}) with {} on {}, results in {}", variant->name, n, good, bad,
+  spdlog::info("bisect {} ({} {}) with {} on {}, results in {}", variant->name, n, o.series ? "patches" : "commits",
                entry.name, config::to_string(arch), results.string());
   try {
     return search(env, cands, good, out);

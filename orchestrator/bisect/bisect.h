@@ -1,12 +1,19 @@
 #pragma once
-// foliolab bisect: the first patch of a variant's series (--series) at which a crash or a
-// metric regression appears. Each candidate (the first k patches) is built incrementally in the
+// foliolab bisect: the first commit of a git range (--good/--bad refs of the variant's
+// {git: ...} source), or the first patch of a variant's series (--series), at which a crash or
+// a metric regression appears. Each candidate (the first k patches) is built incrementally in the
 // variant's tree, its runs go through runner::run_job and are stored in the results folder like
 // any run (so `foliolab compare` shows them, and --resume after kill -9 reuses every stored run),
 // and the verdicts come from bisect/judge.h. Exit codes: 0 the first bad patch (or the range it
 // narrowed to when candidates were skipped) was found; 1 the ends did not reproduce (good is not
 // good or bad is not bad: the evidence is printed); 2 usage; 3 infrastructure; 128+N stopped by
-// signal N. Commits (--good/--bad refs of a git source) are the next step (docs/bisect.md).
+// signal N.
+//
+// Commits are bisected as a series: the range good..bad, linear (no merges), becomes one patch
+// per commit (git format-patch), and candidate k is the good commit plus the first k of them,
+// then the variant's own patches. So the variant's one build tree at the good commit moves from
+// candidate to candidate rebuilding only the files that differ, as in --series, and the user's
+// repository is only read.
 #include <filesystem>
 #include <optional>
 #include <ostream>
@@ -22,7 +29,9 @@ struct BisectOptions {
   std::optional<config::Arch> arch;   // empty: the suite's first arch
   std::string workload;               // a workloads[].name of the suite
   bool series = false;
-  std::optional<int> good, bad;       // series mode: patch counts (defaults 0 and all)
+  // Series mode: patch counts (defaults 0 and all). Commit mode: refs of the variant's git
+  // repository (both required).
+  std::optional<std::string> good, bad;
   bool crash = false;
   std::string crash_pattern;          // crash mode: a regex over crash titles; empty: the bad end's title
   std::string metric;                 // metric mode: "wl.collapsed_fraction", "vmstat.thp_collapse_alloc", ...

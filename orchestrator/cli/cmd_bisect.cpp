@@ -1,7 +1,8 @@
-// foliolab bisect SUITE --series --workload NAME [--kernel VARIANT] [--arch A]
-//                 (--crash [REGEX] | --metric METRIC [--min-change PCT]) [--good K] [--bad K]
+// foliolab bisect SUITE (--good REF --bad REF | --series [--good K] [--bad K]) --workload NAME
+//                 [--kernel VARIANT] [--arch A] (--crash [REGEX] | --metric METRIC [--min-change PCT])
 //                 [--repetitions N] [--max-repetitions M] [--results DIR] [--resume] [--json]
-// The first patch of a variant's series at which a crash or a metric regression appears.
+// The first commit of a range, or patch of a variant's series, at which a crash or a metric
+// regression appears.
 // Exit codes in bisect/bisect.h and docs/bisect.md.
 #include <fmt/format.h>
 
@@ -17,8 +18,7 @@ namespace {
 
 struct BisectArgs {
   bisect::BisectOptions options;
-  std::string suite, arch, results, cache;
-  int good = -1, bad = -1;
+  std::string suite, arch, results, cache, good, bad;
   std::string crash;  // "" after a bare --crash
   bool crash_given = false;
 };
@@ -32,8 +32,8 @@ int run(BisectArgs& args) {
   }
   if (!args.results.empty()) o.results_dir = args.results;
   if (!args.cache.empty()) o.cache_dir = args.cache;
-  if (args.good >= 0) o.good = args.good;
-  if (args.bad >= 0) o.bad = args.bad;
+  if (!args.good.empty()) o.good = args.good;
+  if (!args.bad.empty()) o.bad = args.bad;
   o.crash = args.crash_given;
   o.crash_pattern = args.crash;
   return bisect::run_bisect(o, std::cout);
@@ -44,7 +44,7 @@ int run(BisectArgs& args) {
 void add_bisect_command(CLI::App& app, Runner& runner, const GlobalOptions&) {
   auto args = std::make_shared<BisectArgs>();
   auto& o = args->options;
-  auto* cmd = app.add_subcommand("bisect", "find the patch of a series that causes a crash or a metric regression");
+  auto* cmd = app.add_subcommand("bisect", "find the commit or the patch of a series that causes a crash or a metric regression");
   cmd->add_option("suite", args->suite, "suite YAML file")->required();
   cmd->add_flag("--series", o.series, "bisect over the variant's patch series (the first k patches)");
   cmd->add_option("--workload", o.workload, "which of the suite's workloads[].name to run")->required();
@@ -54,8 +54,8 @@ void add_bisect_command(CLI::App& app, Runner& runner, const GlobalOptions&) {
                     ->expected(0, 1);
   cmd->add_option("--metric", o.metric, "metric mode: a metric name (wl.collapsed_fraction, vmstat.*, ...)");
   cmd->add_option("--min-change", o.min_change_pct, "metric mode: smallest change in percent that counts");
-  cmd->add_option("--good", args->good, "series mode: patches in the good end (default 0)");
-  cmd->add_option("--bad", args->bad, "series mode: patches in the bad end (default all)");
+  cmd->add_option("--good", args->good, "a commit of the variant's git source; --series: patches in the good end (default 0)");
+  cmd->add_option("--bad", args->bad, "a later commit; --series: patches in the bad end (default all)");
   cmd->add_option("--repetitions", o.repetitions, "runs per candidate (default 1 for crash, 3 for metric)")
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--max-repetitions", o.max_repetitions, "metric mode: runs a candidate may get (default 3 x N)")

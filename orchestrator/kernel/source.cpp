@@ -42,19 +42,6 @@ std::string tarball_identity(const fs::path& tarball, const fs::path& cache_dir,
   return id;
 }
 
-std::string git(const fs::path& repo, const std::vector<std::string>& args, const std::string& what) {
-  std::vector<std::string> argv = {"git", "-C", repo.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = common::run_process(argv);
-  if (!r.ok()) {
-    auto out = r.output;
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    throw UsageError(fmt::format("{}: {}: {}", repo.string(), what, out));
-  }
-  auto out = r.output;
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 // A directory tree's identity without reading 1 GB of sources: for a git checkout the tree id of
 // HEAD plus the hash of `git diff HEAD` and untracked files; otherwise (path, size, mtime) of
@@ -188,6 +175,20 @@ void link_tree(const fs::path& from, const fs::path& to) {
       }
     }
   }
+}
+
+std::string git(const fs::path& repo, const std::vector<std::string>& args, const std::string& what) {
+  std::vector<std::string> argv = {"git", "-C", repo.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = common::run_process(argv);
+  if (!r.ok()) {
+    auto out = r.output;
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    throw UsageError(fmt::format("{}: {}: {}", repo.string(), what, out));
+  }
+  auto out = r.output;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
 }
 
 }  // namespace foliolab::kernel

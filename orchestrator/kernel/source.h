@@ -4,6 +4,7 @@
 // Debian tarball), plus an identity hash that changes whenever its content does.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "config/suite.h"
 
@@ -24,6 +25,10 @@ std::filesystem::path debian_tarball(const std::string& package);
 // run, which writes nothing) reads the memo but never writes it.
 std::string source_identity(const config::KernelSource& source, const std::filesystem::path& cache_dir,
                             bool remember = true);
+
+// `git -C repo args...`: its output without the trailing newline. Throws UsageError
+// "<repo>: <what>: <git's message>" when git fails.
+std::string git(const std::filesystem::path& repo, const std::vector<std::string>& args, const std::string& what);
 
 // Identity + a pristine tree (extracting or creating a worktree when needed, once).
 PreparedSource prepare_source(const config::KernelSource& source, const std::filesystem::path& cache_dir);
