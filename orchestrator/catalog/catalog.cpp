@@ -94,13 +94,6 @@ std::string show_bound(ParamType type, double bound) {
   return shortest(bound);
 }
 
-std::optional<std::int64_t> parse_int(std::string_view text) {
-  std::int64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 std::optional<double> parse_float(std::string_view text) {
   double value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -142,7 +135,7 @@ Canonical canonicalize(const ParamSpec& spec, std::string_view value) {
       break;
     }
     case ParamType::kInt: {
-      auto i = parse_int(value);
+      auto i = common::parse_integer(value);
       if (!i) return {{}, "is not an integer"};
       number = static_cast<double>(*i);
       canonical = std::to_string(*i);

@@ -19,6 +19,14 @@ namespace foliolab::common {
 namespace {
 namespace fs = std::filesystem;
 
+TEST(Units, ParseIntegerTakesWholeNumbersOnly) {
+  EXPECT_EQ(parse_integer("0"), 0);
+  EXPECT_EQ(parse_integer("1408"), 1408);
+  EXPECT_EQ(parse_integer("-3"), -3);
+  for (const char* bad : {"", "4k", " 7", "7 ", "+4", "1e3", "2.5", "0x10", "99999999999999999999"})
+    EXPECT_FALSE(parse_integer(bad)) << bad;
+}
+
 TEST(Units, ParsesSizesAndRejectsJunk) {
   EXPECT_EQ(parse_size("512M"), 512ull << 20);
   EXPECT_EQ(parse_size("2G"), 2ull << 30);

@@ -9,6 +9,10 @@
 
 namespace foliolab::common {
 
+// A whole decimal number, "-" allowed, with nothing before or after it; nullopt for anything
+// else ("", "+4", "4k", " 7", "1e3", out of range). The one integer reader of suite files,
+// command lines and settings.
+std::optional<std::int64_t> parse_integer(std::string_view text);
 // Returns nullopt for anything that is not a non-negative size (no silent truncation).
 std::optional<std::uint64_t> parse_size(std::string_view text);
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);

@@ -109,10 +109,9 @@ class Reader {
 
   long long integer(const YAML::Node& node, const std::string& key, long long min, long long max) const {
     std::string s = scalar(node, key);
-    char* end = nullptr;
-    errno = 0;
-    long long v = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || errno != 0) fail(node, key, fmt::format("'{}' is not an integer", s));
+    const auto parsed = common::parse_integer(s);
+    if (!parsed) fail(node, key, fmt::format("'{}' is not an integer", s));
+    const long long v = *parsed;
     if (v < min || v > max) fail(node, key, fmt::format("{} is outside {}..{}", v, min, max));
     return v;
   }

@@ -118,6 +118,11 @@ void apply_setting(config::GuestSettings& guest, const std::string& name, const 
     if (!bytes) throw UsageError(fmt::format("setting {}={}: expected a size such as 512M or 1G", name, value));
     return *bytes;
   };
+  auto integer_value = [&](std::int64_t min, std::int64_t max) {
+    auto v = common::parse_integer(value);
+    if (!v || *v < min || *v > max) throw UsageError(fmt::format("setting {}={}: expected {}..{}", name, value, min, max));
+    return *v;
+  };
   auto after = [&](std::string_view prefix) { return name.substr(prefix.size()); };
   if (name.starts_with("thp.sizes.")) {
     guest.thp_sizes[thp_size_dir_name(after("thp.sizes."))] = {value};
@@ -145,29 +150,9 @@ void apply_setting(config::GuestSettings& guest, const std::string& name, const 
     parse_trace_event(value);  // validates
     guest.trace.push_back(value);
   } else if (name == "trace_buffer_kb") {
-    int kb = 0;
-    try {
-      size_t used = 0;
-      kb = std::stoi(value, &used);
-      if (used != value.size()) kb = 0;
-    } catch (const std::exception&) {
-      kb = 0;
-    }
-    if (kb < config::kMinTraceBufferKb || kb > config::kMaxTraceBufferKb)
-      throw UsageError(fmt::format("setting trace_buffer_kb={}: expected {}..{}", value, config::kMinTraceBufferKb,
-                                   config::kMaxTraceBufferKb));
-    guest.trace_buffer_kb = kb;
+    guest.trace_buffer_kb = static_cast<int>(integer_value(config::kMinTraceBufferKb, config::kMaxTraceBufferKb));
   } else if (name == "sample_ms") {
-    int ms = 0;
-    try {
-      size_t used = 0;
-      ms = std::stoi(value, &used);
-      if (used != value.size()) ms = 0;
-    } catch (const std::exception&) {
-      ms = 0;
-    }
-    if (ms < 10 || ms > 60000) throw UsageError(fmt::format("setting sample_ms={}: expected 10..60000", value));
-    guest.sample_ms = ms;
+    guest.sample_ms = static_cast<int>(integer_value(10, 60000));
   } else {
     throw UsageError(fmt::format(
         "setting '{}': unknown (known: thp.<{}>, thp.hugepages-<N>kB.enabled, khugepaged.<{}>, sysctl.<name>, "
