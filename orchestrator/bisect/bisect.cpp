@@ -11,21 +11,13 @@
 
 #include "bisect/judge.h"
 #include "bisect/search.h"
-#include "catalog/catalog.h"
+#include "bisect/steps.h"
 #include "common/errors.h"
 #include "common/fs.h"
 #include "common/process.h"
-#include "image/initramfs.h"
-#include "kernel/builder.h"
+#include "common/units.h"
 #include "kernel/patches.h"
-#include "kernel/source.h"
-#include "metrics/registry.h"
-#include "plan/plan.h"
-#include "runner/guest.h"
-#include "runner/job_run.h"
 #include "runner/signals.h"
-#include "store/result_store.h"
-#include "vm/qemu.h"
 
 namespace foliolab::bisect {
 namespace {
@@ -33,16 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 using common::UsageError;
 using Clock = std::chrono::steady_clock;
-
-struct Stopped {};  // a stop request ended a guest or a build: nothing more may start
-
-// One point of the search: the variant with the first k patches of its series, or at the
-// k-th commit after the good one.
-struct Candidate {
-  std::string label;  // "patch 3/5: 0003-mm-page_io-comment.patch", "no patch", "commit 1a2b3c4d5e6f mm: ..."
-  config::KernelVariant variant;
-  std::string commit;  // commit mode: the full hash
-};
 
 // One row of the step table.
 struct StepRecord {
@@ -53,22 +35,6 @@ struct StepRecord {
   std::string why;
   std::size_t runs = 0;
   double seconds = 0;
-};
-
-// Everything the steps share.
-struct Env {
-  const BisectOptions& options;
-  config::Suite suite;
-  config::WorkloadEntry entry;
-  config::Arch arch = config::Arch::kX86_64;
-  catalog::Catalog catalog;
-  metrics::Registry registry;
-  kernel::BuildOptions build;
-  store::ResultStore& store;
-  const runner::SignalWatch& signals;
-  std::string baseline;  // the good end's variant name: compare's baseline for the stored runs
-  int repetitions = 1;
-  int max_repetitions = 1;
 };
 
 std::string file_safe(const std::string& name) {
@@ -107,8 +73,6 @@ std::vector<Candidate> series_candidates(const config::KernelVariant& variant, c
   return out;
 }
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
 // Commit mode: candidates 0..n for the commits of good..bad in the variant's git repository.
 // Candidate 0 is the good commit; candidate k adds the patches of the first k commits (a
 // `series` file under `dir`/<k> naming them in `dir`/all), then the variant's own patches.
@@ -119,26 +83,10 @@ std::vector<Candidate> commit_candidates(const config::KernelVariant& variant, c
                                  "(or --series for its patches)", variant.where.str(), variant.name,
                                  variant.source.describe()));
   const fs::path& repo = variant.source.path;
-  auto commit_of = [&](const std::string& ref) {
-    return kernel::git(repo, {"rev-parse", "--verify", "--quiet", ref + "^{commit}"},
-                       fmt::format("'{}' is not a commit of this repository", ref));
-  };
-  const std::string good_hash = commit_of(good), bad_hash = commit_of(bad);
+  const std::string good_hash = resolve_commit(repo, good), bad_hash = resolve_commit(repo, bad);
   if (!common::run_process({"git", "-C", repo.string(), "merge-base", "--is-ancestor", good_hash, bad_hash}).ok())
     throw UsageError(fmt::format("--good {} is not an ancestor of --bad {} in {}", good, bad, repo.string()));
-  const std::string merges = kernel::git(repo, {"rev-list", "--merges", good_hash + ".." + bad_hash}, "git rev-list");
-  if (!merges.empty())
-    throw UsageError(fmt::format("{}..{} holds merge commits (first: {}): bisect over commits needs a linear range; "
-                                 "bisect each side of the merge, or use git bisect run with foliolab check",
-                                 good, bad, first_line(merges)));
-  // One patch per non-empty commit, oldest first, each starting "From <hash> ...".
-  const fs::path all = dir / "all";
-  fs::remove_all(all);
-  kernel::git(repo, {"format-patch", "--no-renames", "--no-signature", "--quiet", "-o", all.string(),
-                     good_hash + ".." + bad_hash}, "git format-patch");
-  std::vector<fs::path> patches;
-  for (const auto& e : fs::directory_iterator(all)) patches.push_back(e.path());
-  std::sort(patches.begin(), patches.end());
+  const std::vector<CommitPatch> patches = commit_patches(repo, good_hash, bad_hash, dir / "all");
   if (patches.empty())
     throw UsageError(fmt::format("{}..{}: no commit changes anything, nothing to bisect", good, bad));
 
@@ -146,72 +94,20 @@ std::vector<Candidate> commit_candidates(const config::KernelVariant& variant, c
   config::KernelVariant at_good = variant;
   at_good.source.git_ref = good_hash;
   out.push_back(Candidate{fmt::format("commit {} (good)", good_hash.substr(0, 12)), at_good, good_hash});
-  out.back().variant.name = fmt::format("{}+{}", variant.name, good_hash.substr(0, 12));
+  out.back().variant.name = commit_variant_name(variant.name, good_hash);
   std::string series;
   for (std::size_t k = 1; k <= patches.size(); ++k) {
-    const std::string text = common::read_file(patches[k - 1]);
-    const std::string hash = text.starts_with("From ") ? text.substr(5, text.find(' ', 5) - 5) : std::string();
-    const auto subject_at = text.find("\nSubject: ");
-    std::string subject = subject_at == std::string::npos ? "" : first_line(text.substr(subject_at + 10));
-    if (subject.starts_with("[PATCH")) subject = subject.substr(std::min(subject.size(), subject.find("] ") + 2));
-    series += "../all/" + patches[k - 1].filename().string() + "\n";
+    const CommitPatch& p = patches[k - 1];
+    series += "../all/" + p.file.filename().string() + "\n";
     const fs::path folder = dir / fmt::format("{:04}", k);
     fs::create_directories(folder);
     common::write_file_atomic(folder / "series", series);
-    Candidate c{fmt::format("commit {} {}", hash.substr(0, 12), subject), at_good, hash};
-    c.variant.name = fmt::format("{}+{}", variant.name, hash.substr(0, 12));
+    Candidate c{fmt::format("commit {} {}", p.hash.substr(0, 12), p.subject), at_good, p.hash};
+    c.variant.name = commit_variant_name(variant.name, p.hash);
     c.variant.patches.insert(c.variant.patches.begin(), folder);
     out.push_back(std::move(c));
   }
   return out;
-}
-
-// The candidate's first `repetitions` runs, from the store where they are already (resume) and
-// otherwise built and run now, one guest at a time, each stored as soon as it ends.
-std::vector<RunSample> ensure_runs(Env& env, const Candidate& c, int repetitions) {
-  config::Suite suite = env.suite;  // the jobs hold pointers into it: it lives until they are run
-  suite.kernels = {c.variant};
-  suite.workloads = {env.entry};
-  suite.arches = {env.arch};
-  suite.repetitions = repetitions;
-  suite.baseline = env.baseline;
-  const std::vector<plan::Job> jobs = plan::make_plan(suite, env.catalog, runner::plan_inputs(env.build));
-  std::vector<const plan::Job*> pending;
-  for (const auto& job : jobs)
-    if (!env.store.has_run(job.key)) pending.push_back(&job);
-  if (!pending.empty()) {
-    if (env.signals.stopped()) throw Stopped{};
-    runner::JobContext context{suite, env.catalog, env.registry, env.build.cache_dir, {}};
-    try {
-      context.kernels[{c.variant.name, env.arch}] = runner::prepare_kernel(c.variant, env.arch, env.build);
-    } catch (const common::Interrupted&) {
-      throw Stopped{};
-    }
-    image::base_image(env.arch, context.cache_dir);
-    vm::QemuBackend backend;
-    for (const auto* job : pending) {
-      spdlog::info("{}: run {} of {}", c.label, job->repetition + 1, repetitions);
-      runner::JobRun run = runner::run_job(*job, context, backend, env.signals.stop());
-      if (run.stopped) throw Stopped{};
-      env.store.write_run(run.manifest, run.console, run.records_jsonl);
-    }
-  }
-  std::vector<RunSample> samples;
-  for (const auto& job : jobs)
-    if (auto manifest = env.store.read_manifest(job.key)) samples.push_back(sample_of(*manifest, env.options.metric));
-  return samples;
-}
-
-metrics::Direction metric_direction(const Env& env, const std::string& metric) {
-  if (metric.starts_with("wl.")) {
-    auto info = runner::workload_metric_info(env.catalog, {image::job_step(env.catalog, env.entry)});
-    auto it = info.find(metric);
-    if (it == info.end())
-      throw UsageError(fmt::format("--metric {}: workload {} has no such metric (see `foliolab workloads {}`)", metric,
-                                   env.entry.workload, env.entry.workload));
-    return it->second.direction;
-  }
-  return env.registry.lookup(metric).direction;
 }
 
 // The judging of candidates, crash or metric, with what it learnt from the ends.
@@ -296,24 +192,18 @@ std::optional<std::string> Judge::check_ends(const Candidate& good, int good_ind
 
 StepRecord Judge::judge_step(int index, const Candidate& c) {
   const auto t0 = Clock::now();
-  int repetitions = env_.repetitions;
-  try {
-    for (;;) {
-      auto runs = ensure_runs(env_, c, repetitions);
-      Judgement j = judge(runs);
-      if (j.verdict != Verdict::kUnknown) return row(index, c, "step", j, runs.size(), t0);
-      if (repetitions >= env_.max_repetitions) {
-        j.verdict = Verdict::kSkip;
-        j.why = fmt::format("still undecided after {} runs: {}", runs.size(), j.why);
-        return row(index, c, "step", j, runs.size(), t0);
-      }
-      repetitions = std::min(env_.max_repetitions, repetitions + env_.repetitions);
-      spdlog::info("{}: {}; {} runs now", c.label, j.why, repetitions);
+  for (int repetitions = env_.repetitions;; repetitions = std::min(env_.max_repetitions, repetitions + env_.repetitions)) {
+    Judgement skip;
+    auto runs = runs_or_skip(env_, c, repetitions, skip);
+    if (!runs) return row(index, c, "step", skip, 0, t0);
+    Judgement j = judge(*runs);
+    if (j.verdict != Verdict::kUnknown) return row(index, c, "step", j, runs->size(), t0);
+    if (repetitions >= env_.max_repetitions) {
+      j.verdict = Verdict::kSkip;
+      j.why = fmt::format("still undecided after {} runs: {}", runs->size(), j.why);
+      return row(index, c, "step", j, runs->size(), t0);
     }
-  } catch (const common::UsageError& e) {  // a patch that does not apply
-    return row(index, c, "step", {Verdict::kSkip, "not buildable: " + first_line(e.what())}, 0, t0);
-  } catch (const common::InfraError& e) {  // a kernel that does not compile
-    return row(index, c, "step", {Verdict::kSkip, "not buildable: " + first_line(e.what())}, 0, t0);
+    spdlog::info("{}: {}; {} runs now", c.label, j.why, std::min(env_.max_repetitions, repetitions + env_.repetitions));
   }
 }
 
@@ -361,12 +251,7 @@ std::vector<Candidate> series_range(const config::KernelVariant& variant, const 
   const int n = static_cast<int>(cands.size()) - 1;
   auto count = [&](const std::optional<std::string>& text, int fallback, const char* what) {
     if (!text) return fallback;
-    try {
-      std::size_t used = 0;
-      const int k = std::stoi(*text, &used);
-      if (used == text->size()) return k;
-    } catch (const std::exception&) {
-    }
+    if (auto k = common::parse_integer(*text); k && *k >= 0 && *k <= n) return static_cast<int>(*k);
     throw UsageError(fmt::format("{} {}: with --series, a number of patches (0..{})", what, *text, n));
   };
   good = count(o.good, 0, "--good");
@@ -374,16 +259,6 @@ std::vector<Candidate> series_range(const config::KernelVariant& variant, const 
   if (good < 0 || bad > n || good >= bad)
     throw UsageError(fmt::format("--good {} --bad {}: need 0 <= good < bad <= {} (patches in the series)", good, bad, n));
   return std::vector<Candidate>(cands.begin() + good, cands.begin() + bad + 1);
-}
-
-const config::WorkloadEntry& find_entry(const config::Suite& suite, const std::string& name) {
-  std::string known;
-  for (const auto& w : suite.workloads) {
-    if (w.name == name) return w;
-    known += (known.empty() ? "" : ", ") + w.name;
-  }
-  throw UsageError(fmt::format("--workload {}: {} has no workload of that name (known: {})", name,
-                               suite.file.string(), known));
 }
 
 nlohmann::json result_json(const std::vector<Candidate>& cands, int first_k, const Narrowed& n) {
@@ -474,11 +349,8 @@ int run_bisect(const BisectOptions& o, std::ostream& out) {
   const int n = static_cast<int>(cands.size()) - 1;
 
   runner::SignalWatch signals;
-  kernel::BuildOptions build;
-  build.cache_dir = o.cache_dir ? *o.cache_dir : suite.cache_dir ? *suite.cache_dir : common::default_cache_dir();
-  build.jobs = o.build_jobs;
   Env env{o, suite, entry, arch, catalog::Catalog::load(catalog::default_workloads_dir()),
-          metrics::Registry::load_default(), build, store, signals, cands.front().variant.name, 1, 1};
+          metrics::Registry::load_default(), build_options(o, suite), store, signals, cands.front().variant.name, 1, 1};
   env.repetitions = o.repetitions > 0 ? o.repetitions : o.crash ? 1 : 3;
   env.max_repetitions = std::max(env.repetitions, o.max_repetitions > 0 ? o.max_repetitions : 3 * env.repetitions);
   spdlog::info("bisect {} ({} {}) with {} on {}, results in {}", variant->name, n, o.series ? "patches" : "commits",

@@ -5,6 +5,8 @@
 //   - crash mode finds patch 4 in ceil(log2 5) = 3 steps, and --resume reuses every stored run;
 //   - metric mode (wl.collapsed_fraction, higher is better) finds patch 2;
 //   - a good end that is not good (patches 0..4 with the WARN) exits 1 with its evidence.
+// Then the same over commits of a git history (testdata/make-history): bisect --good/--bad finds
+// the WARN commit and the collapse regression, and foliolab check serves git bisect run.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -127,8 +129,8 @@ TEST_F(BisectTest, GoodEndThatIsNotGoodExits1WithItsEvidence) {
 // other range (metric mode must find it, although every run from commit 3 on also warns);
 // commit 5 only touches Documentation/, commit 7 adds a file. Author and committer dates are
 // fixed, so the hashes, the good commit's build tree and every candidate's artifact are the
-// same on every run: the history is made once in the cache (fixtures/, with a marker written
-// last) and each test process reuses it.
+// same on every run: testdata/make-history makes it once in the cache (fixtures/, with a marker
+// written last) and each test process reuses it.
 class CommitBisectTest : public BisectTest {
  protected:
   static void SetUpTestSuite() {
@@ -140,46 +142,10 @@ class CommitBisectTest : public BisectTest {
       if (commits_.size() == 9) return;
     }
     commits_.clear();
-    fs::remove_all(work);
-    fs::create_directories(work);
-    auto sh = [&](std::vector<std::string> argv) {
-      const std::map<std::string, std::string> who = {
-          {"GIT_AUTHOR_NAME", "foliolab"},   {"GIT_AUTHOR_EMAIL", "ci@foliolab"},
-          {"GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z"}, {"GIT_COMMITTER_NAME", "foliolab"},
-          {"GIT_COMMITTER_EMAIL", "ci@foliolab"}, {"GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z"}};
-      auto r = common::run_process(argv, {.cwd = work, .env = who, .timeout = std::chrono::minutes(10)});
-      EXPECT_TRUE(r.ok()) << r.describe() << "\n" << r.output;
-      return r.output;
-    };
-    sh({"tar", "-xf", "/usr/src/linux-source-6.12.tar.xz"});
-    const fs::path& repo = repo_;
-    const std::string git_dir = repo.string();
-    sh({"git", "-C", git_dir, "init", "-q", "-b", "mm-work"});
-    sh({"git", "-C", git_dir, "add", "-f", "."});  // Debian's .gitignore ignores the top level
-    sh({"git", "-C", git_dir, "commit", "-q", "-m", "Linux 6.12"});
-    const fs::path series = fs::path(FOLIOLAB_SOURCE_DIR) / "orchestrator/bisect/testdata/series-612";
-    auto commit_patch = [&](const std::string& patch, const std::string& subject) {
-      sh({"git", "-C", git_dir, "apply", (series / patch).string()});
-      sh({"git", "-C", git_dir, "commit", "-q", "-a", "-m", subject});
-    };
-    auto commit_file = [&](const std::string& file, const std::string& line, const std::string& subject) {
-      const fs::path path = repo / file;
-      const std::string before = fs::exists(path) ? common::read_file(path) : "";
-      common::write_file_atomic(path, before + line + "\n");
-      sh({"git", "-C", git_dir, "add", "-f", file});
-      sh({"git", "-C", git_dir, "commit", "-q", "-m", subject});
-    };
-    commit_patch("0001-mm-swap_state-comment.patch", "mm/swap_state: comment");
-    commit_patch("0003-mm-page_io-comment.patch", "mm/page_io: comment");
-    commit_patch("0004-mm-khugepaged-warn-in-collapse.patch", "mm/khugepaged: WARN in collapse_huge_page");
-    commit_patch("0005-mm-vmscan-comment.patch", "mm/vmscan: comment");
-    commit_file("Documentation/admin-guide/mm/transhuge.rst", "", "docs: transhuge: trailing line");
-    commit_patch("0002-mm-khugepaged-canary-skip-alternate.patch", "mm/khugepaged: collapse every other range");
-    commit_file("Documentation/mm/foliolab-bisect.rst", "A file the history adds.", "docs: add foliolab-bisect.rst");
-    commit_file("mm/page_io.c", "/* foliolab bisect history: the last commit */", "mm/page_io: trailing comment");
-    const std::string log = sh({"git", "-C", git_dir, "rev-list", "--reverse", "HEAD"});
-    commits_ = split_lines(log);
-    if (!::testing::Test::HasFailure()) common::write_file_atomic(ready, log);
+    const fs::path script = fs::path(FOLIOLAB_SOURCE_DIR) / "orchestrator/bisect/testdata/make-history";
+    auto r = common::run_process({"bash", script.string(), work.string()}, {.timeout = std::chrono::minutes(20)});
+    ASSERT_TRUE(r.ok()) << r.describe() << "\n" << r.output;
+    commits_ = split_lines(common::read_file(ready));
   }
 
   static std::vector<std::string> split_lines(const std::string& text) {
@@ -254,6 +220,103 @@ TEST_F(CommitBisectTest, GoodCommitThatIsNotGoodExits1AndNonCommitsAreUsageError
   auto unknown = bisect("unknown", {"--good", "no-such-ref", "--bad", commits_[8], "--crash"});
   EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
   EXPECT_NE(unknown.output.find("'no-such-ref' is not a commit"), std::string::npos) << unknown.output;
+}
+
+
+// foliolab check under git bisect run: git moves HEAD of a worktree of the history, check
+// builds each commit as the good commit plus the commits since (the same kernels the commit
+// bisect above builds, so they come from the cache when it ran first) and answers with git
+// bisect run's exit codes; git names the WARN commit. A check it cannot run exits 255, which
+// stops git bisect run instead of counting the commit bad.
+class CheckTest : public CommitBisectTest {
+ protected:
+  void SetUp() override {
+    CommitBisectTest::SetUp();
+    worktree_ = tmp_.path() / "checkout";
+    auto r = git({"-C", repo_.string(), "worktree", "add", "--detach", "-f", worktree_.string(), commits_[8]});
+    ASSERT_TRUE(r.ok()) << r.output;
+    std::ofstream(suite_) << "name: check-commits\n"
+                             "kernels:\n"
+                             "  history: {source: {git: " << worktree_.string() << ", ref: " << commits_[0]
+                          << "}}\n"
+                             "arches: [x86_64]\n"
+                             "guest:\n  memory: 1G\n  cpus: 2\n  thp: {enabled: madvise, defrag: madvise}\n"
+                             "  khugepaged: {scan_sleep_millisecs: 10, max_ptes_none: 511}\n"
+                             "workloads:\n  - {name: collapse, workload: khugepaged-collapse, params: {size: 8M, fill: 1.0}}\n"
+                             "repetitions: 1\nbaseline: history\n";
+  }
+  void TearDown() override { git({"-C", repo_.string(), "worktree", "remove", "--force", worktree_.string()}); }
+
+  static common::ProcessResult git(std::vector<std::string> args) {
+    args.insert(args.begin(), "git");
+    return common::run_process(args, {.timeout = std::chrono::minutes(5)});
+  }
+  std::vector<std::string> check_argv(const std::string& results, std::vector<std::string> extra) const {
+    std::vector<std::string> argv = {common::foliolab_test_binary(), "check", suite_.string(), "--workload", "collapse",
+                                     "--results", (tmp_.path() / results).string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
+  common::ProcessResult check_at(const std::string& commit, const std::string& results, std::vector<std::string> extra) {
+    auto co = git({"-C", worktree_.string(), "checkout", "-q", "--detach", commit});
+    EXPECT_TRUE(co.ok()) << co.output;
+    common::ProcessOptions options;
+    options.timeout = 1200s;
+    return common::run_process(check_argv(results, extra), options);
+  }
+
+  fs::path worktree_;
+};
+
+TEST_F(CheckTest, GitBisectRunWithFoliolabCheckNamesTheWarnCommit) {
+  ASSERT_TRUE(git({"-C", worktree_.string(), "bisect", "start", commits_[8], commits_[0]}).ok());
+  std::vector<std::string> run = {"git", "-C", worktree_.string(), "bisect", "run"};
+  for (const auto& a : check_argv("git-bisect", {"--crash"})) run.push_back(a);
+  common::ProcessOptions options;
+  options.timeout = 2400s;
+  auto r = common::run_process(run, options);
+  ASSERT_FALSE(r.timed_out) << r.output;
+  EXPECT_TRUE(r.ok()) << r.output;
+  EXPECT_NE(r.output.find(commits_[3] + " is the first bad commit"), std::string::npos) << r.output;
+  git({"-C", worktree_.string(), "bisect", "reset", "-q"});
+
+  // The good commit itself: exit 0 (its runs stored once, then reused); the WARN commit: 1.
+  auto good = check_at(commits_[0], "git-bisect", {"--crash", "--json"});
+  EXPECT_EQ(good.exit_code, 0) << good.output;
+  EXPECT_NE(good.output.find("\"verdict\": \"good\""), std::string::npos) << good.output;
+  auto bad = check_at(commits_[3], "git-bisect", {"--crash", "khugepaged"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  // A crash the pattern does not match is a skip, not a verdict.
+  auto other = check_at(commits_[3], "git-bisect", {"--crash", "no such crash title"});
+  EXPECT_EQ(other.exit_code, 125) << other.output;
+  EXPECT_NE(other.output.find("a different crash"), std::string::npos) << other.output;
+  // What cannot be judged stops git bisect run: 255, never 1 or 2.
+  auto unknown = check_at(commits_[0], "git-bisect", {"--crash", "--kernel", "nonesuch"});
+  EXPECT_EQ(unknown.exit_code, 255) << unknown.output;
+  auto usage = check_at(commits_[0], "git-bisect", {"--no-such-option"});
+  EXPECT_EQ(usage.exit_code, 255) << usage.output;
+}
+
+// Metric mode: the ends' runs (the good commit and the last one, three each) are stored by
+// check itself into a folder of their own; the commit that halves collapses is bad against
+// them, one before it good.
+TEST_F(CheckTest, MetricModeJudgesACommitAgainstStoredEnds) {
+  for (int end : {0, 8}) {
+    auto r = check_at(commits_[static_cast<std::size_t>(end)], "ends", {"--crash", "--repetitions", "3"});
+    ASSERT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.output;
+  }
+  const std::string good = "history+" + commits_[0].substr(0, 12), bad = "history+" + commits_[8].substr(0, 12);
+  const std::vector<std::string> metric = {"--metric", "wl.collapsed_fraction", "--against",
+                                           (tmp_.path() / "ends").string(), "--good-variant", good,
+                                           "--bad-variant", bad, "--json"};
+  auto halves = check_at(commits_[6], "steps", metric);
+  EXPECT_EQ(halves.exit_code, 1) << halves.output;
+  EXPECT_NE(halves.output.find("\"verdict\": \"bad\""), std::string::npos) << halves.output;
+  auto before = check_at(commits_[5], "steps", metric);
+  EXPECT_EQ(before.exit_code, 0) << before.output;
+  auto unnamed = check_at(commits_[5], "steps", {"--metric", "wl.collapsed_fraction", "--against",
+                                                 (tmp_.path() / "steps").string()});
+  EXPECT_EQ(unnamed.exit_code, 255) << "steps/ holds two commits, neither a baseline of ends: " << unnamed.output;
 }
 
 }  // namespace

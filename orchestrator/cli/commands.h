@@ -25,6 +25,7 @@ void add_workloads_command(CLI::App& app, Runner& runner, const GlobalOptions& g
 void add_boot_command(CLI::App& app, Runner& runner, const GlobalOptions& global);
 void add_run_command(CLI::App& app, Runner& runner, const GlobalOptions& global);
 void add_bisect_command(CLI::App& app, Runner& runner, const GlobalOptions& global);
+void add_check_command(CLI::App& app, Runner& runner, const GlobalOptions& global);
 // Checks that later stages contribute to `doctor` (the vm stage's KVM probe guest).
 void register_doctor_probes(std::vector<doctor::ExtraCheck>& checks);
 

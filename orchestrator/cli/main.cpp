@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   foliolab::cli::add_boot_command(app, runner, global);
   foliolab::cli::add_run_command(app, runner, global);
   foliolab::cli::add_bisect_command(app, runner, global);
+  foliolab::cli::add_check_command(app, runner, global);
 
   // Logs go to stderr so that --json output on stdout stays machine-readable.
   auto logger = spdlog::stderr_color_mt("foliolab");
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
+    // git bisect run would count exit 2 as "bad": a check it cannot run stops the bisect.
+    if (rc != 0 && app.got_subcommand("check")) return 255;
     return rc == 0 ? 0 : static_cast<int>(ExitCode::kUsage);
   }
   spdlog::set_level(global.verbose ? spdlog::level::debug
