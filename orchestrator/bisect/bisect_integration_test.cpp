@@ -278,7 +278,7 @@ TEST_F(CheckTest, GitBisectRunWithFoliolabCheckNamesTheWarnCommit) {
   ASSERT_FALSE(r.timed_out) << r.output;
   EXPECT_TRUE(r.ok()) << r.output;
   EXPECT_NE(r.output.find(commits_[3] + " is the first bad commit"), std::string::npos) << r.output;
-  git({"-C", worktree_.string(), "bisect", "reset", "-q"});
+  git({"-C", worktree_.string(), "bisect", "reset"});
 
   // The good commit itself: exit 0 (its runs stored once, then reused); the WARN commit: 1.
   auto good = check_at(commits_[0], "git-bisect", {"--crash", "--json"});
