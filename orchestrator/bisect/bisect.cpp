@@ -84,8 +84,13 @@ std::vector<Candidate> commit_candidates(const config::KernelVariant& variant, c
                                  variant.source.describe()));
   const fs::path& repo = variant.source.path;
   const std::string good_hash = resolve_commit(repo, good), bad_hash = resolve_commit(repo, bad);
-  if (!common::run_process({"git", "-C", repo.string(), "merge-base", "--is-ancestor", good_hash, bad_hash}).ok())
+  const RangeShape shape = range_shape(repo, good_hash, bad_hash);
+  if (!shape.ancestor)
     throw UsageError(fmt::format("--good {} is not an ancestor of --bad {} in {}", good, bad, repo.string()));
+  if (!shape.first_merge.empty())
+    throw UsageError(fmt::format("{}..{} holds merge commits (first: {}): bisect over commits needs a linear range; "
+                                 "bisect each side of the merge, or use git bisect run with foliolab check",
+                                 good, bad, shape.first_merge));
   const std::vector<CommitPatch> patches = commit_patches(repo, good_hash, bad_hash, dir / "all");
   if (patches.empty())
     throw UsageError(fmt::format("{}..{}: no commit changes anything, nothing to bisect", good, bad));

@@ -36,10 +36,7 @@ Candidate head_candidate(const config::KernelVariant& variant, const std::string
   c.variant.name = commit_variant_name(variant.name, head);
   c.variant.source.git_ref = head;
   if (base == head) return c;
-  const bool linear =
-      common::run_process({"git", "-C", repo.string(), "merge-base", "--is-ancestor", base, head}).ok() &&
-      kernel::git(repo, {"rev-list", "--merges", base + ".." + head}, "git rev-list").empty();
-  if (!linear) {
+  if (!range_shape(repo, base, head).linear()) {
     spdlog::warn("base {} is not an ancestor of HEAD {} (or merges lie between): HEAD is built in a tree of its own "
                  "(a full build); pass --base with an older commit (the bisect's good one) to build incrementally",
                  base_ref, head.substr(0, 12));

@@ -100,15 +100,16 @@ std::string resolve_commit(const fs::path& repo, const std::string& ref) {
                      fmt::format("'{}' is not a commit of this repository", ref));
 }
 
+RangeShape range_shape(const fs::path& repo, const std::string& from, const std::string& to) {
+  RangeShape shape;
+  shape.ancestor = common::run_process({"git", "-C", repo.string(), "merge-base", "--is-ancestor", from, to}).ok();
+  if (shape.ancestor)
+    shape.first_merge = first_line(kernel::git(repo, {"rev-list", "--merges", from + ".." + to}, "git rev-list"));
+  return shape;
+}
+
 std::vector<CommitPatch> commit_patches(const fs::path& repo, const std::string& from, const std::string& to,
                                         const fs::path& dir) {
-  if (!common::run_process({"git", "-C", repo.string(), "merge-base", "--is-ancestor", from, to}).ok())
-    throw UsageError(fmt::format("{} is not an ancestor of {} in {}", from, to, repo.string()));
-  const std::string merges = kernel::git(repo, {"rev-list", "--merges", from + ".." + to}, "git rev-list");
-  if (!merges.empty())
-    throw UsageError(fmt::format("{}..{} holds merge commits (first: {}): bisect over commits needs a linear range; "
-                                 "bisect each side of the merge, or use git bisect run with foliolab check",
-                                 from, to, first_line(merges)));
   // One patch per non-empty commit, oldest first, each starting "From <hash> ...".
   fs::remove_all(dir);
   fs::create_directories(dir);

@@ -75,9 +75,18 @@ struct CommitPatch {
   std::string subject;         // its subject, without "[PATCH n/m]"
 };
 
-// The commits from..to (hashes; `from` an ancestor of `to`, no merge commits between: else
-// UsageError saying so) as one patch per commit that changes something, oldest first, written
-// by git format-patch into `dir` (emptied first). The repository is only read.
+// Whether from..to (hashes) can be built as a series of its commits: `from` an ancestor of
+// `to` and no merge commit between them.
+struct RangeShape {
+  bool ancestor = false;
+  std::string first_merge;  // the newest merge commit between them; empty: none
+  bool linear() const { return ancestor && first_merge.empty(); }
+};
+RangeShape range_shape(const std::filesystem::path& repo, const std::string& from, const std::string& to);
+
+// The commits from..to of a linear range (range_shape().linear(), checked by the caller) as
+// one patch per commit that changes something, oldest first, written by git format-patch into
+// `dir` (emptied first). The repository is only read.
 std::vector<CommitPatch> commit_patches(const std::filesystem::path& repo, const std::string& from,
                                         const std::string& to, const std::filesystem::path& dir);
 

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "bisect/check.h"
+#include "cli/bisect_args.h"
 #include "cli/commands.h"
 #include "common/errors.h"
 #include "common/process.h"
@@ -21,25 +22,15 @@ namespace {
 
 struct CheckArgs {
   bisect::CheckOptions options;
-  std::string suite, arch, results, cache, against, base;
-  std::string crash;  // "" after a bare --crash
-  bool crash_given = false;
+  CandidateArgs common;
+  std::string against, base;
 };
 
 int run(CheckArgs& args) {
   auto& o = args.options;
-  auto& r = o.run;
-  r.suite_file = args.suite;
-  if (!args.arch.empty()) {
-    r.arch = config::arch_from_string(args.arch);
-    if (!r.arch) throw common::UsageError(fmt::format("--arch {}: unknown arch (known: x86_64, arm64, riscv64)", args.arch));
-  }
-  if (!args.results.empty()) r.results_dir = args.results;
-  if (!args.cache.empty()) r.cache_dir = args.cache;
+  fill_candidate_options(args.common, o.run);
   if (!args.against.empty()) o.against = args.against;
   if (!args.base.empty()) o.base = args.base;
-  r.crash = args.crash_given;
-  r.crash_pattern = args.crash;
   return bisect::run_check(o, std::cout);
 }
 
@@ -63,12 +54,12 @@ void add_check_command(CLI::App& app, Runner& runner, const GlobalOptions&) {
   auto& o = args->options;
   auto* cmd = app.add_subcommand("check", "judge the commit checked out in the variant's repository: git bisect run's "
                                           "exit codes (0 good, 1 bad, 125 skip)");
-  cmd->add_option("suite", args->suite, "suite YAML file")->required();
+  cmd->add_option("suite", args->common.suite, "suite YAML file")->required();
   cmd->add_option("--workload", o.run.workload, "which of the suite's workloads[].name to run")->required();
   cmd->add_option("--kernel", o.run.kernel, "the kernel variant, with a {git: REPO} source (default: the baseline)");
-  cmd->add_option("--arch", args->arch, "x86_64, arm64 or riscv64 (default: the suite's first)");
+  cmd->add_option("--arch", args->common.arch, "x86_64, arm64 or riscv64 (default: the suite's first)");
   cmd->add_option("--base", args->base, "build HEAD as this commit plus the commits since (default: the variant's ref)");
-  auto* crash = cmd->add_option("--crash", args->crash, "crash mode; optional REGEX over crash titles (default: any)")
+  auto* crash = cmd->add_option("--crash", args->common.crash, "crash mode; optional REGEX over crash titles (default: any)")
                     ->expected(0, 1);
   cmd->add_option("--metric", o.run.metric, "metric mode: a metric name (wl.collapsed_fraction, vmstat.*, ...)");
   cmd->add_option("--against", args->against, "metric mode: a results folder holding runs of the good and bad end");
@@ -77,12 +68,12 @@ void add_check_command(CLI::App& app, Runner& runner, const GlobalOptions&) {
   cmd->add_option("--repetitions", o.run.repetitions, "runs (default 1 for crash, 3 for metric)")->check(CLI::Range(1, 1000));
   cmd->add_option("--max-repetitions", o.run.max_repetitions, "metric mode: runs it may get (default 3 x N)")
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--results", args->results, "results folder (default results/<suite>-check-<workload>)");
-  cmd->add_option("--cache", args->cache, "artifact cache (default ~/.cache/foliolab or the suite's cache:)");
+  cmd->add_option("--results", args->common.results, "results folder (default results/<suite>-check-<workload>)");
+  cmd->add_option("--cache", args->common.cache, "artifact cache (default ~/.cache/foliolab or the suite's cache:)");
   cmd->add_flag("--json", o.run.json, "print the verdict as JSON on stdout");
   cmd->add_option("--build-jobs", o.run.build_jobs, "make -j for kernel builds (default: cores)")->check(CLI::Range(0, 1024));
   cmd->callback([args, &runner, crash] {
-    args->crash_given = crash->count() > 0;
+    args->common.crash_given = crash->count() > 0;
     runner = [args] { return run_for_git_bisect(*args); };
   });
 }
